@@ -1,0 +1,27 @@
+# The two quick-start commands (see README): `make demo` and `make test`.
+# Both set everything up first: a virtual environment in .venv with the pinned torch/torchvision/nbdev.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test readme lab
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+setup: $(STAMP)
+
+demo: setup          ## pretrain on the embedded CIFAR-10 subset (~10 CPU minutes), then evaluate
+	$(BIN)/moco-demo
+
+test: setup          ## run every notebook's tests (nbdev-test) and print "N passed, M failed"
+	scripts/test
+
+readme: setup        ## README.md is generated from nbs/index.ipynb (Quarto is not needed)
+	$(BIN)/jupyter nbconvert --log-level WARN --to markdown nbs/index.ipynb --output-dir . --output README
+
+lab: setup           ## open the notebooks in JupyterLab
+	$(BIN)/jupyter lab nbs
