@@ -6,16 +6,16 @@
 __all__ = ['DATA_DIR', 'CACHE_DIR', 'CIFAR10_CLASSES', 'IMAGENETTE_CLASSES', 'DataError', 'CIFAR10Subset', 'show_class_grid',
            'rgb_loader', 'image_folder', 'extract_imagenette', 'imagenette_subset', 'cifar10', 'get_dataset']
 
-# %% ../nbs/00_data.ipynb #d8afebe3
+# %% ../nbs/00_data.ipynb #539d56bf
 import os, tarfile, tempfile, shutil
 from pathlib import Path
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 import torch
 from torch.utils.data import Dataset
 from torchvision import datasets
 
-# %% ../nbs/00_data.ipynb #f027b8fb
+# %% ../nbs/00_data.ipynb #556d52c0
 DATA_DIR = Path(os.environ.get('MOCO_NB_DATA', Path(__file__).resolve().parent.parent/'data' if '__file__' in globals() else '../data')).resolve()
 CACHE_DIR = Path(os.environ.get('MOCO_NB_CACHE', Path.home()/'.cache'/'moco_nb'))
 CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
@@ -23,7 +23,7 @@ CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog
 class DataError(RuntimeError):
     "A problem with the user's data, reported as one clear line (no traceback wall from the CLI)."
 
-# %% ../nbs/00_data.ipynb #fa4dce1c
+# %% ../nbs/00_data.ipynb #66088380
 def _require(path, what):
     path = Path(path)
     if not path.exists(): raise DataError(f"{what} not found: {path}")
@@ -42,7 +42,7 @@ class CIFAR10Subset(Dataset):
         img = Image.fromarray(self.images[i])
         return (self.transform(img) if self.transform else img), int(self.targets[i])
 
-# %% ../nbs/00_data.ipynb #43562e3a
+# %% ../nbs/00_data.ipynb #4eb6bb72
 def show_class_grid(ds, per_class=8, classes=None, size=1.0):
     "A figure with `per_class` images of every class of `ds` (items are (PIL image, label))."
     import matplotlib.pyplot as plt
@@ -56,13 +56,15 @@ def show_class_grid(ds, per_class=8, classes=None, size=1.0):
     fig.subplots_adjust(wspace=0.05, hspace=0.05)
     return fig
 
-# %% ../nbs/00_data.ipynb #9528f50c
+# %% ../nbs/00_data.ipynb #541cb4a2
 def rgb_loader(path):
     "Open an image file as RGB (greyscale, palette, CMYK and RGBA become RGB); unreadable files raise `DataError`."
     try:
         with open(path, 'rb') as f:
             img = Image.open(f)
             return img.convert('RGB')
+    except UnidentifiedImageError:
+        raise DataError(f"cannot read image {path}: not an image file PIL can decode") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise DataError(f"cannot read image {path}: {e}") from None
 
@@ -78,7 +80,7 @@ def image_folder(root, transform=None):
             raise DataError(f"class folder {d} contains no images ({', '.join(exts)})")
     return datasets.ImageFolder(str(root), transform=transform, loader=rgb_loader)
 
-# %% ../nbs/00_data.ipynb #abebb5e8
+# %% ../nbs/00_data.ipynb #30e50a9c
 IMAGENETTE_CLASSES = {'n01440764': 'tench', 'n02102040': 'English springer', 'n02979186': 'cassette player',
     'n03000684': 'chain saw', 'n03028079': 'church', 'n03394916': 'French horn', 'n03417042': 'garbage truck',
     'n03425413': 'gas pump', 'n03445777': 'golf ball', 'n03888257': 'parachute'}
@@ -103,7 +105,7 @@ def imagenette_subset(split='train', transform=None, cache_dir=None):
     if split not in ('train', 'val'): raise DataError(f"Imagenette subset split must be 'train' or 'val', got {split!r}")
     return image_folder(extract_imagenette(cache_dir)/split, transform)
 
-# %% ../nbs/00_data.ipynb #ef2c58dd
+# %% ../nbs/00_data.ipynb #59cfabe1
 def cifar10(root, train=True, transform=None, download=True):
     "Full CIFAR-10 via torchvision (downloads into `root` if needed); offline, a one-line `DataError`."
     try: return datasets.CIFAR10(str(root), train=train, transform=transform, download=download)
@@ -111,7 +113,7 @@ def cifar10(root, train=True, transform=None, download=True):
         raise DataError(f"CIFAR-10 is not in {root} and could not be downloaded ({type(e).__name__}: {e}). "
                         f"Download it where you are online, or use the embedded 'cifar10-subset'.") from None
 
-# %% ../nbs/00_data.ipynb #9d46d700
+# %% ../nbs/00_data.ipynb #cab3225c
 def get_dataset(name, split='train', transform=None, root=None):
     "A dataset by name ('cifar10-subset', 'imagenette-subset', 'cifar10') or an ImageNet-layout folder with `split`/ inside."
     held_out = split in ('val', 'test')
