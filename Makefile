@@ -1,5 +1,7 @@
 # The two quick-start commands (see README): `make demo` and `make test`.
 # Both set everything up first: a virtual environment in .venv with the pinned torch/torchvision/nbdev.
+SHELL   := bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +11,9 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@echo "Installing torch, torchvision, nbdev, jupyterlab into $(VENV) (first time only; a few minutes)..."
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]" 2>&1 \
+	  | { grep -v "is ignored: it is neither a file nor a directory" || true; }   # noise from local package mirrors
 	@touch $@
 
 setup: $(STAMP)

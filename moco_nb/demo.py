@@ -6,7 +6,7 @@
 __all__ = ['DEMO_DEFAULTS', 'get_parser', 'pretrain_argv', 'probe_img_per_s', 'plan_epochs', 'targets', 'backbone', 'features',
            'linear_probe', 'read_log', 'plot_curves', 'run_demo', 'report', 'main']
 
-# %% ../nbs/11_demo.ipynb #f66bc767
+# %% ../nbs/11_demo.ipynb #47041628
 import argparse, csv, json, math, sys, tempfile, time
 from pathlib import Path
 import torch
@@ -17,7 +17,7 @@ from .data import DataError, get_dataset
 from .knn import balanced_subset, dataset_eval_transform, extract_features, knn_accuracy, load_query_encoder, raw_pixel_features
 from . import pretrain
 
-# %% ../nbs/11_demo.ipynb #bde43827
+# %% ../nbs/11_demo.ipynb #992bb5ed
 DEMO_DEFAULTS = dict(arch='resnet10', batch_size=256, lr=0.06, amp='bf16', workers=1, seed=0)
 
 def get_parser():
@@ -38,7 +38,7 @@ def get_parser():
     p.add_argument('--moco-k', type=int, default=4096, help='queue size (default: 4096)')
     return p
 
-# %% ../nbs/11_demo.ipynb #aa38eb00
+# %% ../nbs/11_demo.ipynb #687aab15
 def pretrain_argv(args, epochs):
     "The `moco-pretrain` command line of the demo preset."
     argv = ['--dataset', 'cifar10-subset', '-a', args.arch, '-b', str(args.batch_size), '--lr', str(args.lr),
@@ -63,12 +63,12 @@ def probe_img_per_s(pargs, steps=3):
     for _ in range(steps): pretrain.train_step(model, im_q, im_k, opt, scaler, pargs)
     return steps * pargs.batch_size / (time.time() - t)
 
-def plan_epochs(minutes, img_per_s, n_train, batch_size):
-    "Whole epochs of `n_train` images (in full batches) that fit in `minutes` at `img_per_s` (at least 1)."
+def plan_epochs(minutes, img_per_s, n_train, batch_size, efficiency=0.8):
+    "Whole epochs of `n_train` images (in full batches) that fit in `minutes` at `efficiency` x `img_per_s` (at least 1)."
     per_epoch = (n_train // batch_size) * batch_size
-    return max(1, int(minutes * 60 * img_per_s // per_epoch))
+    return max(1, int(minutes * 60 * img_per_s * efficiency // per_epoch))
 
-# %% ../nbs/11_demo.ipynb #f0d5d7f9
+# %% ../nbs/11_demo.ipynb #9947ed10
 def targets(ds):
     "The labels of a dataset or of a `Subset` of one, as a tensor."
     if hasattr(ds, 'indices'): return torch.as_tensor(ds.dataset.targets)[torch.as_tensor(ds.indices)]
@@ -97,7 +97,7 @@ def linear_probe(train_x, train_y, test_x, test_y, num_classes, steps=100, wd=1e
     opt.step(closure)
     with torch.no_grad(): return (fc(test_x).argmax(1) == test_y).float().mean().item() * 100
 
-# %% ../nbs/11_demo.ipynb #359751ab
+# %% ../nbs/11_demo.ipynb #eac6d4f1
 def read_log(path):
     "The launcher's CSV log as a dict of float columns (empty cells skipped)."
     cols = {}
@@ -119,7 +119,7 @@ def plot_curves(log, title=''):
     fig.suptitle(title, fontsize=10); fig.tight_layout()
     return fig
 
-# %% ../nbs/11_demo.ipynb #73323dcb
+# %% ../nbs/11_demo.ipynb #f783d349
 def run_demo(args):
     "Pretrain for `args.minutes` and measure; returns the summary dict (also written to `output_dir/summary.json`)."
     t0, out = time.time(), Path(args.output_dir)
@@ -171,14 +171,15 @@ def report(s):
         f"Checkpoint {s['checkpoint']}, log {s['csv_log']}, curves {s['plot']}."])
 
 def main(argv=None):
-    "moco-demo: run the default job and print a summary; the last line is JSON."
-    args = get_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    "moco-demo: run the default job and print a summary, the last line JSON; returns the summary when given `argv`."
+    cli = argv is None
+    args = get_parser().parse_args(sys.argv[1:] if cli else argv)
     try: s = run_demo(args)
     except DataError as e:
         print(f"moco-demo: error: {e}", file=sys.stderr); sys.exit(2)
     print(report(s))
     print(json.dumps(s), flush=True)
-    return s
+    return None if cli else s    # the console script does sys.exit(main()): a dict would exit with status 1
 
-# %% ../nbs/11_demo.ipynb #4d876fe4
+# %% ../nbs/11_demo.ipynb #5f29a806
 if __name__ == '__main__' and '__file__' in globals(): main()
