@@ -378,11 +378,11 @@ def load_checkpoint(path):
     except Exception as e: raise DataError(f"cannot read checkpoint {path}: {one_line(e)[:300]}") from None
 
 class CSVLogger:
-    "Append rows with the columns `fields` to a CSV file (header once, each row flushed); a resumed run appends to its log."
-    def __init__(self, path, fields):
+    "Rows with the columns `fields` in a CSV file, each flushed; `append` (a resumed run) keeps the rows already there."
+    def __init__(self, path, fields, append=True):
         self.path, self.fields = Path(path), list(fields)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists() or self.path.stat().st_size == 0:
+        if not append or not self.path.exists() or self.path.stat().st_size == 0:
             with open(self.path, 'w', newline='') as f: csv.writer(f).writerow(self.fields)
     def log(self, **row):
         unknown = set(row) - set(self.fields)
@@ -473,7 +473,7 @@ def main_worker(local_rank, args):
     loader, sampler = build_loader(train_ds, args, device)
 
     out = Path(args.output_dir)
-    logger = CSVLogger(out/'log.csv', LOG_FIELDS) if rank0 else None
+    logger = CSVLogger(out/'log.csv', LOG_FIELDS, append=bool(args.resume)) if rank0 else None   # a new run starts a new log
     stop_at = time.time() + 60 * args.max_minutes if args.max_minutes is not None else None
     summary = dict(checkpoint=None, csv=str(out/'log.csv'), epoch=start_epoch, loss=None, acc1=None, knn_top1=None, images_seen=0)
     for epoch in range(start_epoch, args.epochs):
