@@ -6,7 +6,7 @@
 __all__ = ['DEMO_DEFAULTS', 'get_parser', 'pretrain_argv', 'probe_img_per_s', 'plan_epochs', 'targets', 'backbone', 'features',
            'linear_probe', 'read_log', 'plot_curves', 'run_demo', 'report', 'main']
 
-# %% ../nbs/11_demo.ipynb #47041628
+# %% ../nbs/11_demo.ipynb #423ae684
 import argparse, csv, json, math, sys, tempfile, time
 from pathlib import Path
 import torch
@@ -17,7 +17,7 @@ from .data import DataError, get_dataset
 from .knn import balanced_subset, dataset_eval_transform, extract_features, knn_accuracy, load_query_encoder, raw_pixel_features
 from . import pretrain
 
-# %% ../nbs/11_demo.ipynb #992bb5ed
+# %% ../nbs/11_demo.ipynb #1fe2404b
 DEMO_DEFAULTS = dict(arch='resnet10', batch_size=256, lr=0.06, amp='bf16', workers=1, seed=0)
 
 def get_parser():
@@ -38,7 +38,7 @@ def get_parser():
     p.add_argument('--moco-k', type=int, default=4096, help='queue size (default: 4096)')
     return p
 
-# %% ../nbs/11_demo.ipynb #687aab15
+# %% ../nbs/11_demo.ipynb #5ed96c99
 def pretrain_argv(args, epochs):
     "The `moco-pretrain` command line of the demo preset."
     argv = ['--dataset', 'cifar10-subset', '-a', args.arch, '-b', str(args.batch_size), '--lr', str(args.lr),
@@ -68,7 +68,7 @@ def plan_epochs(minutes, img_per_s, n_train, batch_size, efficiency=0.8):
     per_epoch = (n_train // batch_size) * batch_size
     return max(1, int(minutes * 60 * img_per_s * efficiency // per_epoch))
 
-# %% ../nbs/11_demo.ipynb #9947ed10
+# %% ../nbs/11_demo.ipynb #c762a081
 def targets(ds):
     "The labels of a dataset or of a `Subset` of one, as a tensor."
     if hasattr(ds, 'indices'): return torch.as_tensor(ds.dataset.targets)[torch.as_tensor(ds.indices)]
@@ -97,7 +97,7 @@ def linear_probe(train_x, train_y, test_x, test_y, num_classes, steps=100, wd=1e
     opt.step(closure)
     with torch.no_grad(): return (fc(test_x).argmax(1) == test_y).float().mean().item() * 100
 
-# %% ../nbs/11_demo.ipynb #eac6d4f1
+# %% ../nbs/11_demo.ipynb #6629a649
 def read_log(path):
     "The launcher's CSV log as a dict of float columns (empty cells skipped)."
     cols = {}
@@ -119,7 +119,7 @@ def plot_curves(log, title=''):
     fig.suptitle(title, fontsize=10); fig.tight_layout()
     return fig
 
-# %% ../nbs/11_demo.ipynb #f783d349
+# %% ../nbs/11_demo.ipynb #ad6563fe
 def run_demo(args):
     "Pretrain for `args.minutes` and measure; returns the summary dict (also written to `output_dir/summary.json`)."
     t0, out = time.time(), Path(args.output_dir)
@@ -166,7 +166,7 @@ def report(s):
         f"kNN top-1 on the test split: trained {s['knn_top1']:.1f}%, random init {s['knn_top1_random_init']:.1f}% "
         f"({'+' if gain >= 0 else ''}{gain:.1f} points), raw pixels {s['knn_top1_raw_pixels']:.1f}%.",
         f"Against raw pixels the trained encoder is {'ahead by' if vs_raw >= 0 else 'still behind by'} {abs(vs_raw):.1f} points"
-        + ('' if vs_raw >= 0 else ': ten CPU minutes are the very start of MoCo\'s curve (see README for longer budgets).'),
+        + ('.' if vs_raw >= 0 else ': a few CPU minutes are the very start of MoCo\'s curve (README: longer budgets).'),
         f"Linear probe on frozen features: {s['linear_top1']:.1f}%.",
         f"Checkpoint {s['checkpoint']}, log {s['csv_log']}, curves {s['plot']}."])
 
@@ -181,5 +181,5 @@ def main(argv=None):
     print(json.dumps(s), flush=True)
     return None if cli else s    # the console script does sys.exit(main()): a dict would exit with status 1
 
-# %% ../nbs/11_demo.ipynb #5f29a806
+# %% ../nbs/11_demo.ipynb #88c54905
 if __name__ == '__main__' and '__file__' in globals(): main()
