@@ -9,7 +9,9 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup demo test readme lab
 
-$(STAMP): pyproject.toml
+# The package is installed editable, so code changes need no reinstall; after changing dependencies: rm -r .venv
+# (no file prerequisite here: nbdev-export rewrites pyproject.toml's timestamp, which would reinstall every time).
+$(STAMP):
 	$(PYTHON) -m venv $(VENV)
 	@echo "Installing torch, torchvision, nbdev, jupyterlab into $(VENV) (first time only; a few minutes)..."
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]" 2>&1 \
