@@ -6,7 +6,7 @@
 __all__ = ['checkpoint_state_dict', 'encoder_state_dict', 'load_pretrained_encoder', 'init_fc', 'freeze_backbone', 'sanity_check',
            'lincls_transforms', 'get_parser', 'build_datasets', 'accuracy_counts', 'train_one_epoch', 'evaluate',
            'resolve_args', 'main_worker', 'detectron2_name', 'convert_to_torchvision', 'convert_to_detectron2',
-           'convert_main', 'main']
+           'convert_to_slim', 'convert_main', 'main']
 
 # %% ../nbs/10_lincls.ipynb #a6959aaa
 import argparse, os, pickle, sys, time
@@ -98,7 +98,7 @@ def lincls_transforms(image_size=224, cifar=False):
 # %% ../nbs/10_lincls.ipynb #c69cf3d2
 def get_parser():
     p = argparse.ArgumentParser('moco-lincls', description='Linear classification on frozen MoCo features (main_lincls.py protocol). '
-                                'Also: moco-lincls convert {torchvision,detectron2} CHECKPOINT OUT')
+                                'Also: moco-lincls convert {torchvision,detectron2,slim} CHECKPOINT OUT')
     p.add_argument('data', nargs='?', metavar='DIR', help='ImageNet-layout folder with train/ and val/')
     p.add_argument('--dataset', choices=['cifar10-subset', 'imagenette-subset', 'cifar10'], help='an embedded data set instead of DIR')
     p.add_argument('-a', '--arch', default=None, help="resnet arch (default: the checkpoint's, else resnet50)")
@@ -301,14 +301,26 @@ def convert_to_detectron2(ckpt_path, out_path):
     return obj
 
 # %% ../nbs/10_lincls.ipynb #0701b3fa
+def convert_to_slim(ckpt_path, out_path):
+    "Write a pretraining checkpoint without its key encoder and optimizer: `epoch`, `arch`, `args` and the query encoder and queue under their official keys."
+    ckpt = load_checkpoint(ckpt_path)
+    sd = checkpoint_state_dict(ckpt, ckpt_path)
+    if not any(k.startswith('module.encoder_q.') for k in sd):
+        raise DataError(f"{ckpt_path} is not a pretraining checkpoint of moco-pretrain or main_moco.py (no module.encoder_q.* keys)")
+    keep = {k: v for k, v in sd.items() if k.startswith('module.encoder_q.') or k in ('module.queue', 'module.queue_ptr')}
+    slim = {k: v for k, v in ckpt.items() if k in ('epoch', 'arch', 'args')} | {'state_dict': keep}
+    save_checkpoint(slim, out_path)
+    return keep
+
 def convert_main(argv):
-    "`moco-lincls convert {torchvision,detectron2} CHECKPOINT OUT`"
+    "`moco-lincls convert {torchvision,detectron2,slim} CHECKPOINT OUT`"
     p = argparse.ArgumentParser('moco-lincls convert', description='Convert a MoCo checkpoint (ours or released) for transfer.')
-    p.add_argument('format', choices=['torchvision', 'detectron2'])
+    p.add_argument('format', choices=['torchvision', 'detectron2', 'slim'],
+                   help='torchvision/detectron2: the backbone for transfer; slim: the query encoder and queue in the official layout (for kNN, retrieval, lincls)')
     p.add_argument('checkpoint')
     p.add_argument('output')
     a = p.parse_args(argv)
-    res = (convert_to_torchvision if a.format == 'torchvision' else convert_to_detectron2)(a.checkpoint, a.output)
+    res = dict(torchvision=convert_to_torchvision, detectron2=convert_to_detectron2, slim=convert_to_slim)[a.format](a.checkpoint, a.output)
     n = len(res['model'] if a.format == 'detectron2' else res)
     print(f"wrote {n} tensors ({a.format}) to {a.output}")
     return dict(output=str(a.output), tensors=n)

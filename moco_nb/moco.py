@@ -45,9 +45,10 @@ def _mlp_head(encoder):
 
 class MoCo(nn.Module):
     "MoCo v1/v2: query encoder, momentum key encoder and a queue of K keys; `forward(im_q, im_k)` -> (logits, labels)."
-    def __init__(self, base_encoder, dim=128, K=65536, m=0.999, T=0.07, mlp=False, symmetric=False):
+    def __init__(self, base_encoder, dim=128, K=65536, m=0.999, T=0.07, mlp=False, symmetric=False, shuffle_bn=True):
         super().__init__()
         self.dim, self.K, self.m, self.T, self.symmetric = dim, K, m, T, symmetric
+        self.shuffle_bn = shuffle_bn          # False only for the ablation that shows why it is there
         self.encoder_q = base_encoder(num_classes=dim)
         self.encoder_k = base_encoder(num_classes=dim)
         if mlp:
@@ -57,7 +58,7 @@ class MoCo(nn.Module):
         self.register_buffer('queue', init_queue(dim, K))
         self.register_buffer('queue_ptr', torch.zeros(1, dtype=torch.long))
 
-    def extra_repr(self): return f'dim={self.dim}, K={self.K}, m={self.m}, T={self.T}, symmetric={self.symmetric}'
+    def extra_repr(self): return f'dim={self.dim}, K={self.K}, m={self.m}, T={self.T}, symmetric={self.symmetric}, shuffle_bn={self.shuffle_bn}'
 
     @torch.no_grad()
     def _momentum_update_key_encoder(self): momentum_update(self.encoder_q, self.encoder_k, self.m)
@@ -65,6 +66,7 @@ class MoCo(nn.Module):
     @torch.no_grad()
     def _keys(self, im):
         "Normalised keys of `im`, computed on the batch shuffled across processes and returned in the original order."
+        if not self.shuffle_bn: return F.normalize(self.encoder_k(im), dim=1)
         im, idx_unshuffle = batch_shuffle(im)
         k = F.normalize(self.encoder_k(im), dim=1)
         return batch_unshuffle(k, idx_unshuffle)
@@ -130,11 +132,11 @@ def _process_rows(t, rank, world_size, symmetric):
     return torch.cat([half_12.chunk(world_size)[rank], half_21.chunk(world_size)[rank]])
 
 def _algorithm1_check_worker(rank, world_size, steps=6, N=8, K=64, dim=16, m=0.99, T=0.1, symmetric=False,
-                             bn_splits=1, size=16, lr=0.05, seed=0, device='cpu', shuffle_ref=True):
+                             bn_splits=1, size=16, lr=0.05, seed=0, device='cpu', shuffle_ref=True, shuffle_bn=True):
     "Train `MoCo` (DDP-wrapped if `world_size`>1) and the Algorithm-1 reference side by side; max abs differences."
     torch.manual_seed(seed)
     model = MoCo(partial(resnet, 'resnet10', cifar_stem=True, bn_splits=bn_splits), dim=dim, K=K, m=m, T=T,
-                 symmetric=symmetric).to(device)
+                 symmetric=symmetric, shuffle_bn=shuffle_bn).to(device)
     f_q, f_k = copy.deepcopy(model.encoder_q), copy.deepcopy(model.encoder_k)
     queue, ptr = model.queue.clone(), 0
     net = DistributedDataParallel(model) if world_size > 1 else model
