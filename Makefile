@@ -6,8 +6,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup demo test readme lab
+.PHONY: setup demo test readme lab browser e2e
 
 # The package is installed editable, so code changes need no reinstall; after changing dependencies: rm -r .venv
 # (no file prerequisite here: nbdev-export rewrites pyproject.toml's timestamp, which would reinstall every time).
@@ -23,7 +24,7 @@ setup: $(STAMP)
 demo: setup          ## pretrain on the embedded CIFAR-10 subset (~10 CPU minutes), then evaluate
 	$(BIN)/moco-demo
 
-test: setup          ## run every notebook's tests (nbdev-test) and print "N passed, M failed"
+test: setup browser  ## run every notebook's tests (nbdev-test) and print "N passed, M failed"
 	scripts/test
 
 readme: setup        ## README.md is generated from nbs/index.ipynb (Quarto is not needed)
@@ -31,3 +32,12 @@ readme: setup        ## README.md is generated from nbs/index.ipynb (Quarto is n
 
 lab: setup           ## open the notebooks in JupyterLab
 	$(BIN)/jupyter lab nbs
+
+browser:             ## Chromium + chromedriver for the JupyterLab e2e test (apt-get, only when missing)
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  echo "Installing chromium and chromium-driver with apt-get..."; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+e2e: setup browser   ## a reader's Run All in JupyterLab (headless Chromium) must show a figure and a widget: NB=...
+	$(BIN)/python tests/e2e_jupyterlab.py $(NB)

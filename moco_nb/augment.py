@@ -4,12 +4,14 @@
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'CIFAR_MEAN', 'CIFAR_STD', 'TwoCropsTransform', 'denormalize', 'GaussianBlur',
-           'moco_v1_transform', 'moco_v2_transform', 'cifar_moco_transform', 'eval_transform', 'lincls_train_transform']
+           'moco_v1_transform', 'moco_v2_transform', 'augment_pairs_figure', 'AugmentationExplorer',
+           'cifar_moco_transform', 'eval_transform', 'lincls_train_transform']
 
 # %% ../nbs/01_augment.ipynb #cc8ce1c0
 import torch
 import torchvision.transforms as T
 from PIL import ImageFilter
+import matplotlib.pyplot as plt
 
 # %% ../nbs/01_augment.ipynb #e0efb620
 class TwoCropsTransform:
@@ -63,6 +65,68 @@ def moco_v2_transform(size=224, scale=(0.2, 1.0), jitter=(0.4, 0.4, 0.4, 0.1), j
             T.RandomGrayscale(p=gray_p)]
     if blur_p > 0: tfms.append(T.RandomApply([GaussianBlur(blur_sigma)], p=blur_p))
     return T.Compose(tfms + [T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(mean, std)])
+
+# %% ../nbs/01_augment.ipynb #d708a7cd
+def augment_pairs_figure(img, n_pairs=3, seed=0, size=96, mean=IMAGENET_MEAN, std=IMAGENET_STD, cell=1.1, **aug_plus):
+    "`n_pairs` (query, key) pairs of `img` under v1 and under aug+ with keyword arguments `aug_plus` (of `moco_v2_transform`), side by side."
+    recipes = {'v1': moco_v1_transform(size, scale=aug_plus.get('scale', (0.2, 1.0)), mean=mean, std=std),
+               'aug+': moco_v2_transform(size, mean=mean, std=std, **aug_plus)}
+    fig, axs = plt.subplots(n_pairs, 5, figsize=(5 * cell, n_pairs * cell), squeeze=False)
+    torch.manual_seed(seed)
+    for row in axs:
+        row[0].imshow(img)
+        views = [denormalize(v, mean, std) for tf in recipes.values() for v in TwoCropsTransform(tf)(img)]
+        for ax, v in zip(row[1:], views): ax.imshow(v.permute(1, 2, 0))
+        for ax in row: ax.set_xticks([]); ax.set_yticks([])
+    for ax, t in zip(axs[0], ['original', 'v1 query', 'v1 key', 'aug+ query', 'aug+ key']): ax.set_title(t, fontsize=8)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+class AugmentationExplorer:
+    "Sliders for every aug+ parameter over `images` (a dict name -> PIL image); the pairs redraw on each change; `.figure` is the last one."
+    def __init__(self, images, n_pairs=3, size=96, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+        import ipywidgets as W                     # here, not at the top: data-loading processes import this module
+        from IPython.display import display
+        self.images, self.size, self.mean, self.std, self.figure, self._display = images, size, mean, std, None, display
+        fs = dict(continuous_update=False, style={'description_width': '90px'}, layout={'width': '300px'})
+        self.controls = dict(
+            image=W.Dropdown(options=list(images), description='image'),
+            scale=W.FloatRangeSlider(value=(0.2, 1.0), min=0.01, max=1.0, step=0.01, description='crop scale', **fs),
+            brightness=W.FloatSlider(value=0.4, min=0, max=1, step=0.05, description='brightness', **fs),
+            contrast=W.FloatSlider(value=0.4, min=0, max=1, step=0.05, description='contrast', **fs),
+            saturation=W.FloatSlider(value=0.4, min=0, max=1, step=0.05, description='saturation', **fs),
+            hue=W.FloatSlider(value=0.1, min=0, max=0.5, step=0.01, description='hue', **fs),
+            jitter_p=W.FloatSlider(value=0.8, min=0, max=1, step=0.05, description='jitter p', **fs),
+            gray_p=W.FloatSlider(value=0.2, min=0, max=1, step=0.05, description='grayscale p', **fs),
+            blur_sigma=W.FloatRangeSlider(value=(0.1, 2.0), min=0, max=5, step=0.1, description='blur sigma', **fs),
+            blur_p=W.FloatSlider(value=0.5, min=0, max=1, step=0.05, description='blur p', **fs),
+            n_pairs=W.IntSlider(value=n_pairs, min=1, max=6, description='pairs', **fs),
+            seed=W.IntText(value=0, description='seed', layout={'width': '160px'}))
+        self.out = W.Output()
+        c = self.controls
+        left = W.VBox([c['image'], c['scale'], c['brightness'], c['contrast'], c['saturation'], c['hue']])
+        right = W.VBox([c['jitter_p'], c['gray_p'], c['blur_sigma'], c['blur_p'], c['n_pairs'], c['seed']])
+        self.widget = W.VBox([W.HBox([left, right]), self.out])
+        for w in c.values(): w.observe(self.redraw, names='value')
+        self.redraw()
+
+    def aug_plus_kwargs(self):
+        "The keyword arguments of `moco_v2_transform` that the sliders describe."
+        c = {k: w.value for k, w in self.controls.items()}
+        return dict(scale=c['scale'], jitter=(c['brightness'], c['contrast'], c['saturation'], c['hue']), jitter_p=c['jitter_p'],
+                    gray_p=c['gray_p'], blur_sigma=c['blur_sigma'], blur_p=c['blur_p'])
+
+    def redraw(self, *_):
+        c = self.controls
+        if self.figure is not None: plt.close(self.figure)
+        self.figure = augment_pairs_figure(self.images[c['image'].value], c['n_pairs'].value, c['seed'].value, self.size,
+                                           self.mean, self.std, **self.aug_plus_kwargs())
+        plt.close(self.figure)                     # shown in the output area only
+        with self.out:
+            self.out.clear_output(wait=True)
+            self._display(self.figure)
+
+    def _ipython_display_(self): self._display(self.widget)
 
 # %% ../nbs/01_augment.ipynb #5fa57237
 def cifar_moco_transform(size=32):

@@ -1,19 +1,22 @@
 """The paper's ablations at small scale: one `moco-pretrain` run per variant on the embedded CIFAR-10 subset.
 
-Every variant changes one thing of the base run (the cifar10-subset preset with a CIFAR-stem ResNet-10: shuffle BN
-over 8 SplitBatchNorm groups, momentum m = 0.99, queue K = 4096, batch 512, cosine lr 0.06, bf16, seed 0):
-  - shuffle BN off (--no-shuffle-bn), the model may cheat through the BatchNorm statistics;
+Every variant changes one thing of the base run: a CIFAR-stem ResNet-10 on 2,560 training images (256 per class),
+batch 128, 8 epochs, cosine lr 0.06, shuffle BN over 8 SplitBatchNorm groups, momentum m = 0.99, queue K = 4096,
+tau = 0.1, bf16, seed 0, with the kNN monitor on 1,000 test images every 2 epochs. The variants are:
+  - shuffle BN off (--no-shuffle-bn): the model may cheat through the BatchNorm statistics;
   - momentum m in {0, 0.9, 0.999} (and the base 0.99);
-  - queue size K in {512, 1024, 16384} (and the base 4096; 16384 keys outlast an epoch of 9,728 images).
-Each run writes OUT/NAME/log.csv (loss, pretext Acc@1, similarities, kNN every --knn-every epochs) and
-OUT/NAME/logit_hist.csv; its checkpoints are deleted unless --keep-checkpoints. OUT/summary.csv gets one row per run,
-and each run prints a JSON line. The figures and the paper's numbers are in nbs/14_ablations.ipynb.
+  - queue size K in {512, 1024, 16384} (and the base 4096).
+Each run writes OUT/NAME/log.csv (loss, pretext Acc@1, similarities, kNN) and OUT/NAME/logit_hist.csv. Its checkpoints
+are deleted unless --keep-checkpoints. OUT/summary.csv gets a row per run, keeping the rows of variants not rerun,
+and each run prints a JSON line. The figures, with the paper's numbers beside them, are in nbs/14_ablations.ipynb.
 
-Budget: the committed results/ablations (40 epochs per run) took about 6 minutes on one H200 with all 8 runs side by
-side. On a 2-core CPU one epoch of the subset takes about a minute, so the same 8 runs need about 5.5 hours; pass
---epochs 10 for a rough look in about 1.5 hours.
+Budget: the committed results/ablations were made with the defaults, one run at a time, on a 2-core CPU (Zen 4)
+that was busy with other work. Each run took 4 to 9 minutes; all 8 take under an hour.
+To go bigger, pass moco-pretrain flags after `--`; they override the defaults. For example, the whole subset at the
+preset's batch size: `--epochs 40 -- -b 512 --train-limit 10000 --val-limit 2000`. That is about 40 minutes per run
+on such a CPU, or about a minute on a GPU.
 
-Usage: python scripts/ablations.py [--epochs 40] [--parallel 1] [--workers 2] [--only base m0 ...] [--out results/ablations]
+Usage: python scripts/ablations.py [--epochs 8] [--parallel 1] [--workers 1] [--only base m0 ...] [--out results/ablations]
        [--max-minutes X] [--dry-run] [-- extra moco-pretrain flags]
 """
 import argparse, csv, json, os, subprocess, sys, time
@@ -29,7 +32,8 @@ VARIANTS = {
     'K1024': ['--moco-k', '1024'],
     'K16384': ['--moco-k', '16384'],
 }
-BASE = ['--dataset', 'cifar10-subset', '-a', 'resnet10', '--amp', 'bf16', '--channels-last', '--seed', '0']
+BASE = ['--dataset', 'cifar10-subset', '-a', 'resnet10', '--amp', 'bf16', '--channels-last', '--seed', '0',
+        '-b', '128', '--train-limit', '2560', '--val-limit', '1000']
 
 def command(name, args, extra):
     "The moco-pretrain command line of variant `name`."
@@ -51,10 +55,10 @@ def summarize(name, out, minutes, returncode):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--epochs', type=int, default=40)
-    p.add_argument('--knn-every', type=int, default=5)
+    p.add_argument('--epochs', type=int, default=8)
+    p.add_argument('--knn-every', type=int, default=2)
     p.add_argument('--parallel', type=int, default=1, help='runs at a time (on one GPU, several fit side by side)')
-    p.add_argument('--workers', type=int, default=2, help='data loading workers per run')
+    p.add_argument('--workers', type=int, default=1, help='data loading workers per run')
     p.add_argument('--only', nargs='+', choices=list(VARIANTS), default=list(VARIANTS))
     p.add_argument('--out', default='results/ablations')
     p.add_argument('--max-minutes', type=float, default=None, help='passed to each run (stops cleanly, with its logs)')
