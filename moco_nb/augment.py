@@ -129,10 +129,10 @@ class AugmentationExplorer:
     def _ipython_display_(self): self._display(self.widget)
 
 # %% ../nbs/01_augment.ipynb #5fa57237
-def cifar_moco_transform(size=32):
-    "The official CIFAR-10 demo augmentation: crop (default scale 0.08-1), flip, jitter (p=0.8), grayscale (p=0.2), no blur."
+def cifar_moco_transform(size=32, scale=(0.08, 1.0)):
+    "The official CIFAR-10 demo augmentation: crop (area `scale`, the demo's is torchvision's default 0.08-1), flip, jitter (p=0.8), grayscale (p=0.2), no blur."
     return T.Compose([
-        T.RandomResizedCrop(size),
+        T.RandomResizedCrop(size, scale=scale),
         T.RandomHorizontalFlip(p=0.5),
         T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
         T.RandomGrayscale(p=0.2),

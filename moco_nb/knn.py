@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 from .data import DataError, get_dataset
 from .augment import eval_transform, CIFAR_MEAN, CIFAR_STD
-from .moco import resnet
+from .moco import encoder_kwargs, resnet
 
 # %% ../nbs/08_knn.ipynb #a47a7ccf
 _CHUNK_ELEMS = 2 ** 24   # similarities per block of queries (64 MB in float32)
@@ -123,17 +123,18 @@ def load_query_encoder(path, layer='head'):
     mlp = bool(args['mlp']) if 'mlp' in args else 'fc.0.weight' in enc
     fc_w = enc.get('fc.2.weight' if mlp else 'fc.weight')
     dim = int(args['moco_dim']) if 'moco_dim' in args else (fc_w.shape[0] if fc_w is not None else 128)
-    conv1 = enc.get('conv1.weight')
-    cifar_stem = bool(args['cifar_stem']) if 'cifar_stem' in args else (conv1 is not None and conv1.shape[-1] == 3)
-    try: net = resnet(arch, num_classes=dim, cifar_stem=cifar_stem)
+    conv1, kw = enc.get('conv1.weight'), encoder_kwargs(args)
+    if conv1 is not None and 'cifar_stem' not in args: kw['cifar_stem'] = conv1.shape[-1] == 3   # official releases keep no args:
+    if conv1 is not None and 'width' not in args: kw['width'] = conv1.shape[0]                  # read the stem's shape
+    try: net = resnet(arch, num_classes=dim, **kw)
     except ValueError as e: raise DataError(f"{path}: {_first_line(e)}") from None
     if mlp: net.fc = nn.Sequential(nn.Linear(net.fc.in_features, net.fc.in_features), nn.ReLU(), net.fc)
     try: net.load_state_dict(enc)
     except RuntimeError as e:
-        raise DataError(f"the encoder_q weights in {path} do not fit {arch} (mlp={mlp}, dim={dim}, cifar_stem={cifar_stem}): "
+        raise DataError(f"the encoder_q weights in {path} do not fit {arch} (mlp={mlp}, dim={dim}, {kw}): "
                         f"{_first_line(e)}") from None
     if layer == 'backbone': net.fc = nn.Identity()
-    return net.eval(), dict(arch=arch, mlp=mlp, dim=dim, cifar_stem=cifar_stem, epoch=ckpt.get('epoch'))
+    return net.eval(), dict(arch=arch, mlp=mlp, dim=dim, **kw, epoch=ckpt.get('epoch'))
 
 # %% ../nbs/08_knn.ipynb #f3eb7422
 def dataset_eval_transform(name):

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Subset
 from torch.utils.data.distributed import DistributedSampler
 from .data import DataError, get_dataset
 from .augment import IMAGENET_MEAN, IMAGENET_STD, CIFAR_MEAN, CIFAR_STD, eval_transform, lincls_train_transform
-from .moco import resnet
+from .moco import encoder_kwargs, resnet
 from .schedule import adjust_learning_rate, lr_at
 from .distributed import get_rank, get_world_size, is_dist
 from .knn import balanced_subset
@@ -197,11 +197,12 @@ def resolve_args(args):
         ck_args = ckpt.get('args') or {}
         args.arch = args.arch or ck_args.get('arch') or ckpt.get('arch')
         args.cifar_stem = args.cifar_stem or bool(ck_args.get('cifar_stem', False))
+        args.width, args.stem_stride = (encoder_kwargs(ck_args)[k] for k in ('width', 'stem_stride'))
         args.image_size = args.image_size or ck_args.get('image_size')
     args.arch = args.arch or 'resnet50'
     build_datasets(args)
     try:
-        with torch.device('meta'): model = resnet(args.arch, num_classes=args.num_classes, cifar_stem=args.cifar_stem)
+        with torch.device('meta'): model = resnet(args.arch, num_classes=args.num_classes, **encoder_kwargs(args))
     except ValueError as e: raise UsageError(str(e)) from None
     for path, ckpt in ckpts:
         if path == args.pretrained: load_pretrained_encoder(model, path, ckpt, assign=True)
@@ -222,7 +223,7 @@ def main_worker(local_rank, args):
     if args.seed is not None:
         seed_all(args.seed)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    model = resnet(args.arch, num_classes=args.num_classes, cifar_stem=args.cifar_stem)
+    model = resnet(args.arch, num_classes=args.num_classes, **encoder_kwargs(args))
     init_fc(model.fc)
     pretrained = load_pretrained_encoder(model, args.pretrained) if args.pretrained else None
     params = freeze_backbone(model)

@@ -6,12 +6,12 @@
 __all__ = ['PRESETS', 'HIST_EDGES', 'LOG_FIELDS', 'HIST_FIELDS', 'get_parser', 'UsageError', 'given_flags', 'parse_args',
            'started_by_torchrun', 'procs_per_node', 'world_size_of', 'split_per_process', 'setup_process', 'one_line',
            'launch', 'check_data_folder', 'build_datasets', 'derive_seed', 'seed_all', 'EpochSeeded', 'EpochSampler',
-           'build_model', 'time_is_up', 'train_step', 'similarity_stats', 'train_one_epoch', 'build_loader', 'knn_top1',
-           'save_checkpoint', 'load_checkpoint', 'CSVLogger', 'plain_args', 'check_resume', 'check_args', 'main_worker',
-           'main']
+           'build_model', 'time_is_up', 'train_step', 'device_name', 'native_bf16', 'step_rate', 'resolve_amp',
+           'similarity_stats', 'train_one_epoch', 'build_loader', 'knn_top1', 'save_checkpoint', 'load_checkpoint',
+           'CSVLogger', 'plain_args', 'check_resume', 'check_args', 'main_worker', 'main']
 
 # %% ../nbs/09_pretrain.ipynb #0a9bce0e
-import argparse, csv, logging, math, os, pickle, random, sys, tempfile, time
+import argparse, copy, csv, logging, math, os, pickle, random, sys, tempfile, time
 from functools import partial
 from pathlib import Path
 import numpy as np
@@ -28,7 +28,7 @@ from .augment import (CIFAR_MEAN, CIFAR_STD, TwoCropsTransform, cifar_moco_trans
                              moco_v1_transform, moco_v2_transform)
 from .queue import check_queue_size
 from .distributed import concat_all_gather, free_port, get_rank, get_world_size, is_dist
-from .moco import MoCo, RESNET_ARCHS, resnet
+from .moco import MoCo, RESNET_ARCHS, encoder_kwargs, resnet
 from .schedule import adjust_learning_rate
 from .knn import balanced_subset, extract_features, knn_accuracy
 
@@ -73,6 +73,10 @@ def get_parser():
     x.add_argument('--symmetric', action='store_true', help='symmetric loss: each view is once query, once key')
     x.add_argument('--shuffle-bn', action=argparse.BooleanOptionalAction, default=True, help='shuffle the key batch across BatchNorm groups (--no-shuffle-bn: the ablation that lets the model cheat)')
     x.add_argument('--cifar-stem', action=argparse.BooleanOptionalAction, default=False, help='3x3 stride-1 first conv, no max-pool (small images)')
+    x.add_argument('--width', type=int, default=64, metavar='C', help="channels of the encoder's first stage, doubling per stage (default: 64, torchvision's)")
+    x.add_argument('--stem-stride', type=int, default=1, metavar='S', help='stride of the CIFAR stem (default: 1; 2 halves every feature map, about 4x less compute)')
+    x.add_argument('--min-crop-scale', type=float, default=None, metavar='S', help="smallest crop, as a fraction of the image's area "
+                   "(default: the recipe's own, 0.2 for the ImageNet recipes, 0.08 for the CIFAR-10 demo's)")
     x.add_argument('--image-size', type=int, default=224, metavar='PX', help='crop size of the augmentations (default: 224)')
     x.add_argument('--knn-every', type=int, default=0, metavar='N', help='kNN monitor on the held-out split every N epochs (0: off)')
     x.add_argument('--knn-k', type=int, default=200, metavar='K', help='kNN monitor: neighbours (default: 200)')
@@ -82,7 +86,8 @@ def get_parser():
     x.add_argument('--output-dir', default='.', metavar='DIR', help='checkpoints and log.csv go here (default: the current directory)')
     x.add_argument('--save-every', type=int, default=1, metavar='N', help='checkpoint every N epochs (and the last one; default: 1)')
     x.add_argument('--max-minutes', type=float, default=None, metavar='X', help='stop cleanly after X minutes of training, with a checkpoint')
-    x.add_argument('--amp', choices=['bf16', 'fp16'], default=None, help='mixed precision (torch.autocast; fp16 on CUDA uses a GradScaler)')
+    x.add_argument('--amp', choices=['auto', 'bf16', 'fp16'], default=None, help='mixed precision (torch.autocast; fp16 on CUDA uses a GradScaler); '
+                   'auto: bf16 where the device computes it natively and a measured step is faster, else fp32')
     x.add_argument('--channels-last', action='store_true', help='channels-last memory format (faster convolutions on recent GPUs)')
     return p
 
@@ -213,10 +218,10 @@ def launch(worker, args):
 # %% ../nbs/09_pretrain.ipynb #aaba4b71
 def _transforms(args):
     "(augmentation for pretraining, deterministic view for the kNN monitor)"
-    size = args.image_size
+    size, crop = args.image_size, {} if args.min_crop_scale is None else dict(scale=(args.min_crop_scale, 1.0))
     if args.dataset in ('cifar10-subset', 'cifar10'):
-        return cifar_moco_transform(size), eval_transform(size, resize=None, mean=CIFAR_MEAN, std=CIFAR_STD)
-    aug = moco_v2_transform(size) if args.aug_plus else moco_v1_transform(size)
+        return cifar_moco_transform(size, **crop), eval_transform(size, resize=None, mean=CIFAR_MEAN, std=CIFAR_STD)
+    aug = moco_v2_transform(size, **crop) if args.aug_plus else moco_v1_transform(size, **crop)
     return aug, eval_transform(size, resize=round(size * 256 / 224))
 
 def check_data_folder(root):
@@ -274,8 +279,8 @@ class EpochSampler(Sampler):
 
 # %% ../nbs/09_pretrain.ipynb #bd1788ec
 def build_model(args):
-    "`MoCo` for `args`: the encoder `resnet(args.arch, cifar_stem, bn_splits)` and the MoCo hyper-parameters."
-    encoder = partial(resnet, args.arch, cifar_stem=args.cifar_stem, bn_splits=args.bn_splits)
+    "`MoCo` for `args`: the encoder `resnet(args.arch, cifar_stem, width, stem_stride, bn_splits)` and the MoCo hyper-parameters."
+    encoder = partial(resnet, args.arch, bn_splits=args.bn_splits, **encoder_kwargs(args))
     return MoCo(encoder, dim=args.moco_dim, K=args.moco_k, m=args.moco_m, T=args.moco_t, mlp=args.mlp, symmetric=args.symmetric,
                 shuffle_bn=getattr(args, 'shuffle_bn', True))
 
@@ -298,6 +303,42 @@ def train_step(net, im_q, im_k, optimizer, scaler, args):
     scaler.step(optimizer)
     scaler.update()
     return logits, labels, loss
+
+def device_name(device):
+    "The device as a reader needs it to compare speeds: the GPU's name, or the CPU's vector capability and whether it has native bf16."
+    if device.type == 'cuda': return torch.cuda.get_device_name(device)
+    return f"CPU ({torch.backends.cpu.get_cpu_capability()}, {'native' if native_bf16(device) else 'no native'} bf16)"
+
+def native_bf16(device):
+    "Whether `device` computes bf16 in hardware: a CUDA GPU that supports it without emulation, a CPU with AVX-512 BF16 or AMX (oneDNN's check)."
+    if device.type == 'cuda': return torch.cuda.is_bf16_supported(including_emulation=False)
+    return device.type == 'cpu' and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+def step_rate(model, args, device, amp, steps=3):
+    "Images per second of `train_step` under `amp` (None: fp32) on a throwaway copy of `model`, with random images of the run's size."
+    net, a = copy.deepcopy(model), argparse.Namespace(**{**vars(args), 'amp': amp})
+    opt = torch.optim.SGD(net.parameters(), 0.0)
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == 'fp16' and device.type == 'cuda')
+    sync = torch.cuda.synchronize if device.type == 'cuda' else lambda *_: None
+    with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):   # the run's random streams stay as they were
+        x = torch.randn(args.batch_size, 3, args.image_size, args.image_size, device=device).contiguous(memory_format=fmt)
+        train_step(net, x, x, opt, scaler, a)                              # warm-up: allocations, kernel choice
+        sync(device); t = time.perf_counter()
+        for _ in range(steps): train_step(net, x, x, opt, scaler, a)
+        sync(device)
+    return steps * args.batch_size / (time.perf_counter() - t)
+
+def resolve_amp(model, args, device):
+    "`--amp auto` -> 'bf16' where the device has native bf16 and a measured step of `model` is faster in it, else None (fp32); other values pass through. Every process gets process 0's choice."
+    if args.amp != 'auto': return args.amp
+    native = torch.tensor([float(native_bf16(device))], device=device)
+    if is_dist(): dist.all_reduce(native, op=dist.ReduceOp.MIN)            # measure only if every process can use it
+    if not native.item(): return None                                      # emulated bf16 is many times slower: never
+    fp32, bf16 = step_rate(model, args, device, None), step_rate(model, args, device, 'bf16')
+    pick = torch.tensor([float(bf16 > fp32)], device=device)
+    if is_dist(): dist.broadcast(pick, 0)
+    return 'bf16' if pick.item() else None
 
 HIST_EDGES = torch.linspace(-1, 1, 41)    # bins of cosine similarity for the logit histograms
 
@@ -429,7 +470,7 @@ def check_resume(args):
     try: model.load_state_dict(_unwrap(ckpt['state_dict']), assign=True)
     except RuntimeError as e:
         saved = ckpt.get('args', {})
-        diff = [f"--{k.replace('_', '-')} {saved[k]}" for k in ('cifar_stem', 'mlp', 'moco_dim', 'moco_k') if k in saved and saved[k] != getattr(args, k)]
+        diff = [f"--{k.replace('_', '-')} {saved[k]}" for k in ('cifar_stem', 'width', 'stem_stride', 'mlp', 'moco_dim', 'moco_k') if k in saved and saved[k] != getattr(args, k)]
         hint = f" (it was saved with {', '.join(diff)})" if diff else ''
         raise UsageError(f"--resume {path} does not fit this model{hint}: {one_line(str(e).splitlines()[1] if len(str(e).splitlines()) > 1 else e)[:200]}") from None
 
@@ -439,8 +480,11 @@ def check_args(args):
     if args.data and args.dataset not in (None, 'cifar10'): raise UsageError(f"give a data folder or --dataset {args.dataset}, not both")
     if args.dataset is None: check_data_folder(args.data)
     for flag, v, low in (('--epochs', args.epochs, 1), ('--bn-splits', args.bn_splits, 1), ('--save-every', args.save_every, 1),
-                         ('--knn-every', args.knn_every, 0), ('-j', args.workers, 0)):
+                         ('--knn-every', args.knn_every, 0), ('-j', args.workers, 0), ('--width', args.width, 1), ('--stem-stride', args.stem_stride, 1)):
         if v < low: raise UsageError(f"{flag} must be at least {low}, got {v}")
+    if args.min_crop_scale is not None and not 0 < args.min_crop_scale <= 1:
+        raise UsageError(f"--min-crop-scale must lie in (0, 1], got {args.min_crop_scale}")
+    if args.stem_stride != 1 and not args.cifar_stem: raise UsageError("--stem-stride applies to the CIFAR stem: add --cifar-stem")
     if args.max_minutes is not None and args.max_minutes < 0: raise UsageError(f"--max-minutes must be >= 0, got {args.max_minutes}")
     nproc, world = procs_per_node(args), world_size_of(args)
     if 'bn_splits' in getattr(args, '_from_preset', ()) and world > 1: args.bn_splits = 1   # real shuffle BN instead
@@ -473,6 +517,9 @@ def main_worker(local_rank, args):
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     model = build_model(args).to(device)
     if args.channels_last: model = model.to(memory_format=torch.channels_last)
+    if args.amp == 'auto':
+        args.amp = resolve_amp(model, args, device)
+        if rank0: print(f"=> --amp auto: {args.amp or 'fp32'} on {device_name(device)}", flush=True)
     net = DistributedDataParallel(model, device_ids=[device.index] if device.type == 'cuda' else None) if is_dist() else model
     optimizer = torch.optim.SGD(net.parameters(), args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=args.amp == 'fp16' and device.type == 'cuda')

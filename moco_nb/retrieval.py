@@ -12,12 +12,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import ipywidgets as W
 from IPython.display import display
 from torch.utils.data import DataLoader, Subset
 from .data import CACHE_DIR, DATA_DIR, IMAGENETTE_CLASSES, DataError, get_dataset
 from .knn import balanced_subset, dataset_eval_transform, extract_features, load_query_encoder
-from .moco import resnet
+from .moco import encoder_kwargs, resnet
 
 # %% ../nbs/12_retrieval.ipynb #0d0eefc1
 SHIPPED_CHECKPOINT = DATA_DIR.parent/'checkpoints'/'moco_r10_cifar10_subset.pth.tar'
@@ -50,7 +51,7 @@ def load_encoder(spec, layer='backbone', like=None):
         return net, dict(info, spec=str(spec), layer=layer)
     if like is None: raise ValueError("a 'random' encoder needs `like`: the info of a loaded checkpoint")
     torch.manual_seed(0)
-    net = resnet(like['arch'], num_classes=like['dim'], cifar_stem=like['cifar_stem'])
+    net = resnet(like['arch'], num_classes=like['dim'], **encoder_kwargs(like))
     if like['mlp']: net.fc = nn.Sequential(nn.Linear(net.fc.in_features, net.fc.in_features), nn.ReLU(), net.fc)
     if layer == 'backbone': net.fc = nn.Identity()
     return net.eval(), dict(like, spec='random', layer=layer, epoch=0)
@@ -65,6 +66,17 @@ def _targets(ds):
     base = ds.dataset if isinstance(ds, Subset) else ds
     t = torch.as_tensor(base.targets)
     return t[torch.as_tensor(ds.indices)] if isinstance(ds, Subset) else t
+
+class _BothLayers(nn.Module):
+    "One pass, both feature sets of a query encoder: [normalised head output | normalised pooled backbone features]."
+    def __init__(self, net):
+        super().__init__()
+        self.net, self.dim = net, (net.fc[-1] if isinstance(net.fc, nn.Sequential) else net.fc).out_features
+    def forward(self, x):
+        fc, self.net.fc = self.net.fc, nn.Identity()
+        try: h = self.net(x)
+        finally: self.net.fc = fc
+        return torch.cat([F.normalize(fc(h), dim=1), F.normalize(h, dim=1)], dim=1)
 
 class Retriever:
     "Nearest neighbours of held-out queries in a memory bank, for several encoders whose features are computed once."
@@ -81,25 +93,27 @@ class Retriever:
 
     def add(self, name, spec):
         "Register an encoder under `name`: a checkpoint ('shipped', a released name, a path) or 'random' (the first one's architecture)."
-        if spec != 'random': self._info = load_encoder(spec)[1]          # fail now, not at the first picture
-        elif not self.specs: raise ValueError("add a checkpoint before 'random' (it copies its architecture)")
-        self.specs[name] = spec
+        if spec == 'random' and not self.specs: raise ValueError("add a checkpoint before 'random' (it copies its architecture)")
+        net, info = load_encoder(spec, 'head', like=getattr(self, '_info', None))   # a bad file fails now, not at the first picture
+        if spec != 'random': self._info = info
+        self.specs[name], self._nets[name] = spec, net.to(self.device)
+        for key in [k for k in self._feats if k[0] == name]: del self._feats[key]    # a name added again gets new features
         return self
 
-    def encoder(self, name, layer='backbone'):
+    def encoder(self, name):
+        "The whole query encoder registered as `name` (head included), in eval mode."
         if name not in self.specs: raise KeyError(f"no encoder {name!r}; added: {', '.join(self.specs) or 'none'}")
-        if (name, layer) not in self._nets:
-            self._nets[name, layer] = load_encoder(self.specs[name], layer, like=self._info)[0].to(self.device)
-        return self._nets[name, layer]
+        return self._nets[name]
 
     def features(self, name, layer='backbone', split='bank'):
-        "L2-normalised features of the bank or the queries under encoder `name`, computed once."
-        key = (name, layer, split)
-        if key not in self._feats:
+        "L2-normalised features of the bank or the queries under encoder `name`, computed once (both layers in one pass)."
+        if (name, layer, split) not in self._feats:
             ds = self.bank if split == 'bank' else self.queries
-            loader = DataLoader(ds, batch_size=self.batch_size, num_workers=self.workers)
-            self._feats[key] = extract_features(self.encoder(name, layer), loader, self.device)[0].cpu()
-        return self._feats[key]
+            both = _BothLayers(self.encoder(name))
+            f = extract_features(both, DataLoader(ds, batch_size=self.batch_size, num_workers=self.workers), self.device)[0].cpu()
+            self._feats[name, 'head', split] = F.normalize(f[:, :both.dim], dim=1)
+            self._feats[name, 'backbone', split] = F.normalize(f[:, both.dim:], dim=1)
+        return self._feats[name, layer, split]
 
     def search(self, name, query_idx, k=8, layer='backbone'):
         "dict(sims, idx) [n, k]: the `k` most similar bank entries of queries `query_idx`, most similar first."
