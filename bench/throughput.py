@@ -1,6 +1,6 @@
 """Throughput of MoCo pretraining on this machine, printed as JSON lines (a benchmark, not a test).
 
-For each configuration (the demo's CPU preset; ResNet-50 at 224 px) it prints:
+For each configuration (the demo's former CPU preset, ResNet-10 of width 64 at 32 px; ResNet-50 at 224 px) it prints:
   - step_img_s: the training step alone (query forward+backward, key forward, queue), on one batch held in memory;
   - epoch_img_s: a whole epoch through `moco-pretrain` (data loading, augmentation and all), from its CSV log;
   - step_tflops: the step's achieved FLOP/s (FLOPs counted by torch.utils.flop_counter), and
@@ -53,7 +53,7 @@ def main():
     quick = '--quick' in sys.argv
     threads = torch.get_num_threads()
     configs = [
-        ('cpu-preset resnet10 32px bf16 b256', torch.bfloat16,
+        ('former cpu-preset resnet10 w64 32px bf16 b256', torch.bfloat16,
          ['--dataset', 'cifar10-subset', '-a', 'resnet10', '-b', '256', '--moco-k', '4096', '--amp', 'bf16', '--channels-last', '-j', '1',
           '--train-limit', '1280' if quick else '5120']),
         ('resnet50 224px fp32 b32', torch.float32,

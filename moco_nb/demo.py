@@ -59,9 +59,10 @@ def pretrain_argv(args, epochs, amp=None):
 def choose_precision(args, pargs):
     "The precision of the run: `args.amp` as given, or for 'auto' what `pretrain.resolve_amp` picks on this CPU (None: fp32)."
     if args.amp != 'auto': return None if args.amp == 'none' else args.amp
+    pargs = argparse.Namespace(**{**vars(pargs), 'amp': 'auto'})
     return pretrain.resolve_amp(pretrain.build_model(pargs).to(memory_format=torch.channels_last), pargs, torch.device('cpu'))
 
-def probe_img_per_s(pargs, steps=4):
+def probe_img_per_s(pargs, steps=8):
     "Images per second of the real training loop of `pargs` (its loader and workers, data loading included), after a warm-up step."
     model = pretrain.build_model(pargs).to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), pargs.lr, momentum=pargs.momentum)
@@ -78,7 +79,7 @@ def probe_img_per_s(pargs, steps=4):
     for _ in range(steps): step()
     return steps * pargs.batch_size / (time.perf_counter() - t)
 
-def plan_epochs(minutes, img_per_s, n_train, batch_size, efficiency=0.9):
+def plan_epochs(minutes, img_per_s, n_train, batch_size, efficiency=0.85):
     "Whole epochs of `n_train` images (in full batches) that fit in `minutes` at `efficiency` x `img_per_s` (at least 1)."
     per_epoch = (n_train // batch_size) * batch_size
     return max(1, int(minutes * 60 * img_per_s * efficiency // per_epoch))
@@ -143,8 +144,11 @@ def run_demo(args):
     bank_ds = balanced_subset(get_dataset('cifar10-subset', 'train', tfm), args.train_limit)
     query_ds = balanced_subset(get_dataset('cifar10-subset', 'test', tfm), args.val_limit)
     n_cls = 10
-    def measure(encoder=None):                                # None: raw pixels
-        if encoder is None: (bx, by), (qx, qy) = (raw_pixel_features(bank_ds), targets(bank_ds)), (raw_pixel_features(query_ds, mean=bank_ds), targets(query_ds))
+    def measure(encoder=None):
+        "(kNN, linear probe) top-1 of `encoder`'s features, or of the raw pixels when None."
+        if encoder is None:
+            bx, qx = raw_pixel_features(bank_ds), raw_pixel_features(query_ds, mean=bank_ds)
+            by, qy = targets(bank_ds), targets(query_ds)
         else: (bx, by), (qx, qy) = features(encoder, bank_ds), features(encoder, query_ds)
         return knn_accuracy(bx, by, qx, qy, n_cls), linear_probe(bx, by, qx, qy, n_cls)
 
@@ -168,6 +172,7 @@ def run_demo(args):
     plot = out/'curves.png'
     fig = plot_curves(read_log(res['csv']), f"moco-demo: {args.arch} (width {args.width}), {res['images_seen']:,} images in {res['minutes']:.1f} min, {amp or 'fp32'}")
     fig.savefig(plot, dpi=80)
+    import matplotlib.pyplot as plt; plt.close(fig)             # saved, not shown: a notebook would draw it again
     summary = dict(knn_top1=round(knn, 2), knn_top1_random_init=round(knn_init, 2), knn_top1_raw_pixels=round(raw, 2),
                    linear_top1=round(lin, 2), linear_top1_random_init=round(lin_init, 2), linear_top1_raw_pixels=round(lin_raw, 2),
                    images_seen=res['images_seen'], epochs=res['epoch'], planned_epochs=epochs,
