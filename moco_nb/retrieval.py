@@ -17,7 +17,7 @@ import ipywidgets as W
 from IPython.display import display
 from torch.utils.data import DataLoader, Subset
 from .data import CACHE_DIR, DATA_DIR, IMAGENETTE_CLASSES, DataError, get_dataset
-from .knn import balanced_subset, dataset_eval_transform, extract_features, load_query_encoder
+from .knn import HeadAndBackbone, balanced_subset, dataset_eval_transform, extract_features, load_query_encoder
 from .moco import encoder_kwargs, resnet
 
 # %% ../nbs/12_retrieval.ipynb #0d0eefc1
@@ -67,17 +67,6 @@ def _targets(ds):
     t = torch.as_tensor(base.targets)
     return t[torch.as_tensor(ds.indices)] if isinstance(ds, Subset) else t
 
-class _BothLayers(nn.Module):
-    "One pass, both feature sets of a query encoder: [normalised head output | normalised pooled backbone features]."
-    def __init__(self, net):
-        super().__init__()
-        self.net, self.dim = net, (net.fc[-1] if isinstance(net.fc, nn.Sequential) else net.fc).out_features
-    def forward(self, x):
-        fc, self.net.fc = self.net.fc, nn.Identity()
-        try: h = self.net(x)
-        finally: self.net.fc = fc
-        return torch.cat([F.normalize(fc(h), dim=1), F.normalize(h, dim=1)], dim=1)
-
 class Retriever:
     "Nearest neighbours of held-out queries in a memory bank, for several encoders whose features are computed once."
     def __init__(self, dataset='cifar10-subset', n_bank=None, n_query=None, batch_size=256, workers=0, device='cpu'):
@@ -96,12 +85,12 @@ class Retriever:
         if spec == 'random' and not self.specs: raise ValueError("add a checkpoint before 'random' (it copies its architecture)")
         net, info = load_encoder(spec, 'head', like=getattr(self, '_info', None))   # a bad file fails now, not at the first picture
         if spec != 'random': self._info = info
-        self.specs[name], self._nets[name] = spec, net.to(self.device)
+        self.specs[name], self._nets[name] = spec, HeadAndBackbone(net).to(self.device)
         for key in [k for k in self._feats if k[0] == name]: del self._feats[key]    # a name added again gets new features
         return self
 
     def encoder(self, name):
-        "The whole query encoder registered as `name` (head included), in eval mode."
+        "The query encoder registered as `name`, giving head and backbone features in one pass (`HeadAndBackbone`)."
         if name not in self.specs: raise KeyError(f"no encoder {name!r}; added: {', '.join(self.specs) or 'none'}")
         return self._nets[name]
 
@@ -109,7 +98,7 @@ class Retriever:
         "L2-normalised features of the bank or the queries under encoder `name`, computed once (both layers in one pass)."
         if (name, layer, split) not in self._feats:
             ds = self.bank if split == 'bank' else self.queries
-            both = _BothLayers(self.encoder(name))
+            both = self.encoder(name)
             f = extract_features(both, DataLoader(ds, batch_size=self.batch_size, num_workers=self.workers), self.device)[0].cpu()
             self._feats[name, 'head', split] = F.normalize(f[:, :both.dim], dim=1)
             self._feats[name, 'backbone', split] = F.normalize(f[:, both.dim:], dim=1)
