@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'CIFAR_MEAN', 'CIFAR_STD', 'TwoCropsTransform', 'denormalize', 'GaussianBlur',
            'moco_v1_transform', 'moco_v2_transform', 'augment_pairs_figure', 'AugmentationExplorer',
-           'cifar_moco_transform', 'eval_transform', 'lincls_train_transform']
+           'cifar_moco_transform', 'eval_transform', 'dataset_eval_transform', 'lincls_train_transform']
 
 # %% ../nbs/01_augment.ipynb #cc8ce1c0
 import torch
@@ -144,6 +144,11 @@ def eval_transform(size=224, resize=256, mean=IMAGENET_MEAN, std=IMAGENET_STD):
     "Deterministic view: resize the short side to `resize`, center-crop `size`; `resize=None` keeps the image as is."
     tfms = [] if resize is None else [T.Resize(resize), T.CenterCrop(size)]
     return T.Compose(tfms + [T.ToTensor(), T.Normalize(mean, std)])
+
+def dataset_eval_transform(name):
+    "The evaluation transform for a dataset: CIFAR (32 px) only normalised; any other set Resize 256 + CenterCrop 224, ImageNet statistics."
+    if name in ('cifar10-subset', 'cifar10'): return eval_transform(resize=None, mean=CIFAR_MEAN, std=CIFAR_STD)
+    return eval_transform()
 
 def lincls_train_transform(size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD):
     "Linear-classification training augmentation: random-resized crop (default scale) and flip."

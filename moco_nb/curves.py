@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from .data import DataError
-from .pretrain import HIST_FIELDS, LOG_FIELDS, load_checkpoint
+from .checkpoint import load_checkpoint
+from .pretrain import HIST_FIELDS, LOG_FIELDS
 
 # %% ../nbs/13_curves.ipynb #efcb762a
 def read_log(path):

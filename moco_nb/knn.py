@@ -4,22 +4,21 @@
 
 # %% auto #0
 __all__ = ['knn_predict', 'eval_mode', 'fold_batchnorm', 'extract_features', 'knn_accuracy', 'knn_monitor', 'raw_pixel_features',
-           'HeadAndBackbone', 'load_query_encoder', 'dataset_eval_transform', 'balanced_subset', 'get_parser',
-           'knn_eval', 'main']
+           'HeadAndBackbone', 'get_parser', 'evaluate_checkpoint', 'main']
 
 # %% ../nbs/08_knn.ipynb #b5bf11bf
-import sys, copy, json, time, argparse
+import sys, copy, json, math, time, argparse
 from contextlib import contextmanager
-from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torch.utils.data import DataLoader, Subset
-from .data import DataError, get_dataset
-from .augment import eval_transform, CIFAR_MEAN, CIFAR_STD
-from .moco import encoder_kwargs, resnet
+from .data import DataError, balanced_subset, get_dataset
+from .augment import eval_transform, dataset_eval_transform, CIFAR_MEAN, CIFAR_STD
+from .distributed import concat_all_gather, get_rank, get_world_size
+from .checkpoint import load_query_encoder
 
 # %% ../nbs/08_knn.ipynb #a47a7ccf
 _CHUNK_ELEMS = 2 ** 24   # similarities per block of queries (64 MB in float32)
@@ -90,12 +89,25 @@ def knn_accuracy(bank, bank_labels, feats, labels, num_classes, k=200, t=0.1):
     return (pred.cpu() == torch.as_tensor(labels).cpu()).float().mean().item() * 100
 
 # %% ../nbs/08_knn.ipynb #3cf72696
-def knn_monitor(net, memory_loader, test_loader, num_classes, k=200, t=0.1, device='cpu'):
-    "Weighted kNN top-1 (%) of `net`'s features: bank from `memory_loader`, queries from `test_loader`; `net`'s modes are restored."
-    with eval_mode(net):
-        bank, bank_labels = extract_features(net, memory_loader, device)
-        feats, labels = extract_features(net, test_loader, device)
-    return knn_accuracy(bank, bank_labels, feats, labels, num_classes, k, t)
+def _gather_rows(x, n):
+    "All processes' rows of `x` (process r holds rows r, r+W, ... of n in all), in one tensor; identity with one process."
+    W = get_world_size()
+    if W == 1: return x
+    per = math.ceil(n / W)
+    pad = torch.cat([x, x.new_zeros(per - len(x), *x.shape[1:])])   # all_gather needs equal sizes
+    return torch.cat([p[:len(range(r, n, W))] for r, p in enumerate(concat_all_gather(pad).chunk(W))])
+
+def knn_monitor(net, bank, queries, num_classes, k=200, t=0.1, device='cpu', batch_size=256, workers=0):
+    "Weighted kNN top-1 (%) of `net`'s features, with the labelled datasets `bank` and `queries`; under DDP every process embeds a share and process 0 scores (None elsewhere)."
+    W, r = get_world_size(), get_rank()
+    def features(ds):
+        loader = DataLoader(Subset(ds, range(r, len(ds), W)), batch_size=batch_size, num_workers=workers,
+                            pin_memory=torch.device(device).type == 'cuda')
+        f, y = extract_features(net, loader, device)
+        return _gather_rows(f, len(ds)), _gather_rows(y, len(ds))
+    bank_f, bank_y = features(bank)
+    feats, y = features(queries)
+    return knn_accuracy(bank_f, bank_y, feats, y, num_classes, k, t) if r == 0 else None
 
 # %% ../nbs/08_knn.ipynb #62b59c98
 def _pixels(dataset):
@@ -129,59 +141,7 @@ class HeadAndBackbone(nn.Module):
         h = self.body(x)
         return torch.cat([F.normalize(self.fc(h), dim=1), F.normalize(h, dim=1)], dim=1)
 
-# %% ../nbs/08_knn.ipynb #38a4ccf4
-def _encoder_q_weights(sd):
-    for prefix in ('module.encoder_q.', 'encoder_q.'):
-        enc = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
-        if enc: return enc
-    return {}
-
-def _first_line(e): return (str(e).strip().splitlines() or [type(e).__name__])[0]
-
-def load_query_encoder(path, layer='head'):
-    "The query encoder of a MoCo pretraining checkpoint in eval mode (layer 'head': fc output; 'backbone': fc -> Identity) and a dict of what was read."
-    if layer not in ('head', 'backbone'): raise ValueError(f"layer must be 'head' or 'backbone', got {layer!r}")
-    path = Path(path)
-    if not path.is_file(): raise DataError(f"checkpoint not found: {path}")
-    try: ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise DataError(f"cannot read checkpoint {path}: {_first_line(e)}") from None
-    sd = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
-    enc = _encoder_q_weights(sd) if isinstance(sd, dict) else {}
-    if not enc: raise DataError(f"{path} holds no MoCo query encoder (expected 'state_dict' keys 'module.encoder_q.*')")
-    args = ckpt.get('args') or {}
-    arch = args.get('arch', ckpt.get('arch'))
-    if not arch: raise DataError(f"{path} does not name its architecture ('arch')")
-    mlp = bool(args['mlp']) if 'mlp' in args else 'fc.0.weight' in enc
-    fc_w = enc.get('fc.2.weight' if mlp else 'fc.weight')
-    dim = int(args['moco_dim']) if 'moco_dim' in args else (fc_w.shape[0] if fc_w is not None else 128)
-    conv1, kw = enc.get('conv1.weight'), encoder_kwargs(args)
-    if conv1 is not None and 'cifar_stem' not in args: kw['cifar_stem'] = conv1.shape[-1] == 3   # official releases keep no args:
-    if conv1 is not None and 'width' not in args: kw['width'] = conv1.shape[0]                  # read the stem's shape
-    try: net = resnet(arch, num_classes=dim, **kw)
-    except ValueError as e: raise DataError(f"{path}: {_first_line(e)}") from None
-    if mlp: net.fc = nn.Sequential(nn.Linear(net.fc.in_features, net.fc.in_features), nn.ReLU(), net.fc)
-    try: net.load_state_dict(enc)
-    except RuntimeError as e:
-        raise DataError(f"the encoder_q weights in {path} do not fit {arch} (mlp={mlp}, dim={dim}, {kw}): "
-                        f"{_first_line(e)}") from None
-    if layer == 'backbone': net.fc = nn.Identity()
-    return net.eval(), dict(arch=arch, mlp=mlp, dim=dim, **kw, epoch=ckpt.get('epoch'))
-
 # %% ../nbs/08_knn.ipynb #f3eb7422
-def dataset_eval_transform(name):
-    "The evaluation transform for a dataset: CIFAR (32 px) only normalised; any other set Resize 256 + CenterCrop 224, ImageNet statistics."
-    if name in ('cifar10-subset', 'cifar10'): return eval_transform(resize=None, mean=CIFAR_MEAN, std=CIFAR_STD)
-    return eval_transform()
-
-def balanced_subset(dataset, n=None):
-    "`n` items of `dataset` taken class by class in turn (the first of every class, then the second, ...), in the dataset's order."
-    if n is None or n >= len(dataset): return dataset
-    targets = np.asarray(dataset.targets)
-    rank, seen = np.empty(len(targets), dtype=np.int64), {}
-    for i, c in enumerate(targets.tolist()): rank[i] = seen[c] = seen.get(c, -1) + 1
-    keep = np.lexsort((targets, rank))[:n]              # by rank within class, then by class
-    return Subset(dataset, np.sort(keep).tolist())
-
 def get_parser():
     p = argparse.ArgumentParser(prog='moco-knn', description="Weighted kNN top-1 of a MoCo checkpoint's query encoder "
                                 "(bank: the dataset's train split; queries: its held-out split). The last line printed is JSON.")
@@ -197,7 +157,7 @@ def get_parser():
     p.add_argument('--device', default=None, help='default: cuda if available, else cpu')
     return p
 
-def knn_eval(args):
+def evaluate_checkpoint(args):
     "Run the kNN evaluation described by parsed `args` (see `get_parser`) and return the result dict."
     start = time.time()
     device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
@@ -221,7 +181,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.k < 1: parser.error(f"-k must be >= 1, got {args.k}")
     if not args.t > 0: parser.error(f"-t must be > 0, got {args.t}")
-    try: res = knn_eval(args)
+    try: res = evaluate_checkpoint(args)
     except DataError as e:
         print(f"moco-knn: error: {e}", file=sys.stderr)
         sys.exit(2)

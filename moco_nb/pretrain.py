@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['PRESETS', 'HIST_EDGES', 'LOG_FIELDS', 'HIST_FIELDS', 'get_parser', 'UsageError', 'given_flags', 'parse_args',
-           'started_by_torchrun', 'procs_per_node', 'world_size_of', 'split_per_process', 'setup_process', 'one_line',
-           'launch', 'check_data_folder', 'build_datasets', 'derive_seed', 'seed_all', 'EpochSeeded', 'EpochSampler',
+           'started_by_torchrun', 'procs_per_node', 'world_size_of', 'split_per_process', 'setup_process', 'launch',
+           'check_data_folder', 'build_datasets', 'derive_seed', 'seed_all', 'EpochSeeded', 'EpochSampler',
            'build_model', 'time_is_up', 'train_step', 'device_name', 'native_bf16', 'step_rate', 'resolve_amp',
-           'similarity_stats', 'train_one_epoch', 'build_loader', 'knn_top1', 'save_checkpoint', 'load_checkpoint',
-           'CSVLogger', 'plain_args', 'check_resume', 'check_args', 'main_worker', 'main']
+           'similarity_stats', 'train_one_epoch', 'build_loader', 'CSVLogger', 'check_resume', 'check_args',
+           'main_worker', 'main']
 
 # %% ../nbs/09_pretrain.ipynb #0a9bce0e
 import argparse, copy, csv, logging, math, os, pickle, random, sys, tempfile, time
@@ -23,14 +23,15 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
-from .data import DataError, get_dataset
+from .data import DataError, balanced_subset, get_dataset, one_line
 from .augment import (CIFAR_MEAN, CIFAR_STD, TwoCropsTransform, cifar_moco_transform, eval_transform,
                              moco_v1_transform, moco_v2_transform)
 from .queue import check_queue_size
-from .distributed import concat_all_gather, free_port, get_rank, get_world_size, is_dist
+from .distributed import free_port, get_rank, get_world_size, is_dist
 from .moco import MoCo, RESNET_ARCHS, encoder_kwargs, resnet
 from .schedule import adjust_learning_rate
-from .knn import balanced_subset, extract_features, knn_accuracy
+from .knn import knn_monitor
+from .checkpoint import load_checkpoint, plain_args, save_checkpoint, strip_ddp_prefix
 
 # %% ../nbs/09_pretrain.ipynb #5d6434de
 def get_parser():
@@ -170,12 +171,6 @@ def setup_process(args, local_rank):
     args.batch_size = split_per_process(args.batch_size, nproc)
     if args.workers > 0: args.workers = max(1, min(math.ceil(args.workers / nproc), _cpus() // nproc))
     return device
-
-def one_line(e):
-    "The message of `e` as one line; for an error re-raised from a DataLoader worker, the original error's message."
-    lines = [l.strip() for l in str(e).strip().splitlines() if l.strip()] or [type(e).__name__]
-    if any(l.startswith('Original Traceback') for l in lines): return lines[-1].split(': ', 1)[-1]   # "moco_nb.data.DataError: ..."
-    return ' '.join(lines)
 
 def _spawned_worker(local_rank, worker, args, result_dir):
     "Body of a process started by `launch` with mp.spawn: run `worker`, leave its result (or clean error) in a file."
@@ -395,48 +390,7 @@ def build_loader(train_ds, args, device):
                         num_workers=args.workers, pin_memory=device.type == 'cuda', drop_last=True, persistent_workers=args.workers > 0)
     return loader, sampler
 
-# %% ../nbs/09_pretrain.ipynb #dfe949ef
-def _gather_rows(x, n):
-    "All processes' rows of `x` (process r holds rows r, r+W, ... of n in all), in one tensor; identity with one process."
-    W = get_world_size()
-    if W == 1: return x
-    per = math.ceil(n / W)
-    pad = torch.cat([x, x.new_zeros(per - len(x), *x.shape[1:])])   # all_gather needs equal sizes
-    return torch.cat([p[:len(range(r, n, W))] for r, p in enumerate(concat_all_gather(pad).chunk(W))])
-
-def knn_top1(encoder, bank_ds, query_ds, num_classes, args, device):
-    "kNN top-1 (%) of `encoder` with `bank_ds` as the labelled bank and `query_ds` as queries (on process 0; None elsewhere)."
-    W, r = get_world_size(), get_rank()
-    def features(ds):
-        part = Subset(ds, range(r, len(ds), W))
-        loader = DataLoader(part, batch_size=max(args.batch_size, 64), num_workers=args.workers, pin_memory=device.type == 'cuda')
-        f, y = extract_features(encoder, loader, device)
-        return _gather_rows(f, len(ds)), _gather_rows(y, len(ds))
-    bank, bank_y = features(bank_ds)
-    feats, y = features(query_ds)
-    return knn_accuracy(bank, bank_y, feats, y, num_classes, args.knn_k, args.knn_t) if r == 0 else None
-
 # %% ../nbs/09_pretrain.ipynb #a685068a
-def save_checkpoint(state, path):
-    "Save `state` to `path` atomically: write a temporary file next to it, then rename (a crash never leaves half a file)."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        with open(tmp, 'wb') as f:
-            torch.save(state, f)
-            f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-
-def load_checkpoint(path):
-    "Load a checkpoint on the CPU with `weights_only=True` (tensors and plain Python only); one-line `DataError` if missing or unreadable."
-    path = Path(path)
-    if not path.is_file(): raise DataError(f"checkpoint not found: {path}")
-    try: return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise DataError(f"cannot read checkpoint {path}: {one_line(e)[:300]}") from None
-
 class CSVLogger:
     "Rows with the columns `fields` in a CSV file, each flushed; `append` (a resumed run) keeps the rows already there."
     def __init__(self, path, fields, append=True):
@@ -449,15 +403,7 @@ class CSVLogger:
         if unknown: raise ValueError(f"unknown CSV columns {sorted(unknown)}; the log has {self.fields}")
         with open(self.path, 'a', newline='') as f: csv.DictWriter(f, self.fields).writerow(row)
 
-def plain_args(args):
-    "`vars(args)` restricted to plain values (what `weights_only=True` can load back)."
-    ok = (bool, int, float, str, type(None))
-    return {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in vars(args).items() if not k.startswith('_')
-            and (isinstance(v, ok) or isinstance(v, (list, tuple)) and all(isinstance(i, ok) for i in v))}
-
 # %% ../nbs/09_pretrain.ipynb #3d56f842
-def _unwrap(sd): return {k.removeprefix('module.'): v for k, v in sd.items()}
-
 def check_resume(args):
     "Raise a one-line error unless `args.resume` is a pretraining checkpoint (with optimizer state) of the model `args` describe."
     path, ckpt = args.resume, load_checkpoint(args.resume)
@@ -469,7 +415,7 @@ def check_resume(args):
         raise UsageError(f"--resume {path} has no optimizer state (like the released checkpoints, cleaned for transfer); "
                          "it can initialise moco-lincls --pretrained but not continue pretraining")
     with torch.device('meta'): model = build_model(args)
-    try: model.load_state_dict(_unwrap(ckpt['state_dict']), assign=True)
+    try: model.load_state_dict(strip_ddp_prefix(ckpt['state_dict']), assign=True)
     except RuntimeError as e:
         saved = ckpt.get('args', {})
         diff = [f"--{k.replace('_', '-')} {saved[k]}" for k in ('cifar_stem', 'width', 'stem_stride', 'mlp', 'moco_dim', 'moco_k') if k in saved and saved[k] != getattr(args, k)]
@@ -528,7 +474,7 @@ def main_worker(local_rank, args):
     start_epoch, skip = args.start_epoch, 0
     if args.resume:
         ckpt = load_checkpoint(args.resume)
-        model.load_state_dict(_unwrap(ckpt['state_dict']))
+        model.load_state_dict(strip_ddp_prefix(ckpt['state_dict']))
         optimizer.load_state_dict(ckpt['optimizer'])
         if 'scaler' in ckpt and scaler.is_enabled(): scaler.load_state_dict(ckpt['scaler'])
         start_epoch, skip = ckpt['epoch'], ckpt.get('iteration', 0)
@@ -553,7 +499,7 @@ def main_worker(local_rank, args):
         skip, last = 0, out_of_time or epoch + 1 == args.epochs
         knn = None
         if bank_ds is not None and ((epoch + 1) % args.knn_every == 0 or last):
-            knn = knn_top1(model.encoder_q, bank_ds, query_ds, num_classes, args, device)
+            knn = knn_monitor(model.encoder_q, bank_ds, query_ds, num_classes, args.knn_k, args.knn_t, device, max(args.batch_size, 64), args.workers)
         summary.update(epoch=epoch + (0 if res['stopped'] else 1), loss=res['loss'], acc1=res['acc1'],
                        knn_top1=round(knn, 4) if knn is not None else summary['knn_top1'], images_seen=summary['images_seen'] + res['images'])
         if rank0:
