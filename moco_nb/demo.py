@@ -4,20 +4,22 @@
 
 # %% auto #0
 __all__ = ['DEMO_DEFAULTS', 'get_parser', 'pretrain_argv', 'choose_precision', 'probe_img_per_s', 'plan_epochs', 'backbone',
-           'features', 'linear_probe', 'read_log', 'plot_curves', 'run_demo', 'report', 'main']
+           'features', 'linear_probe', 'run_demo', 'report', 'main']
 
 # %% ../nbs/11_demo.ipynb #423ae684
-import argparse, csv, json, math, sys, tempfile, time
+import argparse, json, sys, time
 from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
-from .data import DataError, balanced_subset, get_dataset, targets_of
+from .data import balanced_subset, get_dataset, targets_of
 from .augment import dataset_eval_transform
 from .knn import extract_features, knn_accuracy, raw_pixel_features
 from .checkpoint import load_query_encoder
 from . import pretrain
+from .launch import errors_as_one_line
+from .curves import plot_runs
 
 # %% ../nbs/11_demo.ipynb #1fe2404b
 DEMO_DEFAULTS = dict(arch='resnet10', width=32, stem_stride=2, batch_size=256, lr=0.06, moco_k=512, min_crop_scale=0.2, amp='auto', workers=1, seed=0)
@@ -110,28 +112,6 @@ def linear_probe(train_x, train_y, test_x, test_y, num_classes, steps=100, wd=1e
     opt.step(closure)
     with torch.no_grad(): return (fc(test_x).argmax(1) == test_y).float().mean().item() * 100
 
-# %% ../nbs/11_demo.ipynb #6629a649
-def read_log(path):
-    "The launcher's CSV log as a dict of float columns (empty cells skipped)."
-    cols = {}
-    with open(path) as f:
-        for row in csv.DictReader(f):
-            for k, v in row.items():
-                if v not in ('', None): cols.setdefault(k, []).append(float(v))
-    return cols
-
-def plot_curves(log, title=''):
-    "Training curves from `read_log`: loss, pretext Acc@1, lr and img/s per epoch (and kNN when the monitor ran)."
-    import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, 4, figsize=(13, 2.8))
-    ep = [e + 1 for e in log['epoch']]
-    for ax, key, name in zip(axs, ['loss', 'acc1', 'lr', 'img_per_s'], ['InfoNCE loss', 'pretext Acc@1 (%)', 'learning rate', 'img/s']):
-        ax.plot(ep, log[key], marker='o', ms=3); ax.set_title(name, fontsize=9); ax.set_xlabel('epoch', fontsize=8)
-    if 'knn_top1' in log:
-        axs[1].plot(ep[-len(log['knn_top1']):], log['knn_top1'], marker='s', ms=3, label='kNN (head)'); axs[1].legend(fontsize=7)
-    fig.suptitle(title, fontsize=10); fig.tight_layout()
-    return fig
-
 # %% ../nbs/11_demo.ipynb #ad6563fe
 def run_demo(args):
     "Pretrain for `args.minutes` and measure; returns the summary dict (also written to `output_dir/summary.json`)."
@@ -167,7 +147,7 @@ def run_demo(args):
     encoder, _ = load_query_encoder(res['checkpoint'], layer='backbone')
     knn, lin = measure(encoder)
     plot = out/'curves.png'
-    fig = plot_curves(read_log(res['csv']), f"moco-demo: {args.arch} (width {args.width}), {res['images_seen']:,} images in {res['minutes']:.1f} min, {amp or 'fp32'}")
+    fig = plot_runs({f"{args.arch} (width {args.width}), {res['images_seen']:,} images in {res['minutes']:.1f} min, {amp or 'fp32'}": res['csv']})
     fig.savefig(plot, dpi=80)
     import matplotlib.pyplot as plt; plt.close(fig)             # saved, not shown: a notebook would draw it again
     summary = dict(knn_top1=round(knn, 2), knn_top1_random_init=round(knn_init, 2), knn_top1_raw_pixels=round(raw, 2),
@@ -200,9 +180,7 @@ def main(argv=None):
     "moco-demo: run the default job and print a summary, the last line JSON; returns the summary when given `argv`."
     cli = argv is None
     args = get_parser().parse_args(sys.argv[1:] if cli else argv)
-    try: s = run_demo(args)
-    except DataError as e:
-        print(f"moco-demo: error: {e}", file=sys.stderr); sys.exit(2)
+    with errors_as_one_line('moco-demo'): s = run_demo(args)
     print(report(s))
     print(json.dumps(s), flush=True)
     return None if cli else s    # the console script does sys.exit(main()): a dict would exit with status 1

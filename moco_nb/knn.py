@@ -7,7 +7,7 @@ __all__ = ['knn_predict', 'eval_mode', 'fold_batchnorm', 'extract_features', 'kn
            'HeadAndBackbone', 'get_parser', 'evaluate_checkpoint', 'main']
 
 # %% ../nbs/08_knn.ipynb #b5bf11bf
-import sys, copy, json, math, time, argparse
+import copy, json, math, time, argparse
 from contextlib import contextmanager
 import numpy as np
 import torch
@@ -15,10 +15,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torch.utils.data import DataLoader, Subset
-from .data import DataError, balanced_subset, get_dataset
-from .augment import eval_transform, dataset_eval_transform, CIFAR_MEAN, CIFAR_STD
-from .distributed import concat_all_gather, get_rank, get_world_size
+from .data import balanced_subset, get_dataset
+from .augment import dataset_eval_transform
+from .shuffle_bn import concat_all_gather, get_rank, get_world_size
 from .checkpoint import load_query_encoder
+from .launch import errors_as_one_line
 
 # %% ../nbs/08_knn.ipynb #a47a7ccf
 _CHUNK_ELEMS = 2 ** 24   # similarities per block of queries (64 MB in float32)
@@ -181,10 +182,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.k < 1: parser.error(f"-k must be >= 1, got {args.k}")
     if not args.t > 0: parser.error(f"-t must be > 0, got {args.t}")
-    try: res = evaluate_checkpoint(args)
-    except DataError as e:
-        print(f"moco-knn: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    with errors_as_one_line('moco-knn'): res = evaluate_checkpoint(args)
     print(f"kNN top-1 {res['knn_top1']:.2f}% ({res['layer']}, k={res['k_used']}, t={res['t']}, "
           f"{res['n_bank']} bank / {res['n_query']} queries of {res['dataset']})")
     print(json.dumps(res))

@@ -8,9 +8,8 @@ __all__ = ['load_pretrained_encoder', 'init_fc', 'freeze_backbone', 'sanity_chec
            'convert_main', 'main']
 
 # %% ../nbs/10_lincls.ipynb #a6959aaa
-import argparse, os, pickle, sys, time
+import argparse, sys, time
 from pathlib import Path
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.distributed as dist
@@ -19,12 +18,11 @@ from torch.utils.data.distributed import DistributedSampler
 from .data import DataError, balanced_subset, classes_of, get_dataset
 from .augment import IMAGENET_MEAN, IMAGENET_STD, CIFAR_MEAN, CIFAR_STD, eval_transform, lincls_train_transform
 from .moco import encoder_kwargs, resnet
-from .schedule import adjust_learning_rate, lr_at
-from .distributed import get_rank, get_world_size, is_dist
+from .schedule import adjust_learning_rate
+from .shuffle_bn import get_rank, get_world_size, is_dist
 from .checkpoint import (backbone_state_dict, checkpoint_state_dict, convert_to_detectron2, convert_to_slim,
                                 convert_to_torchvision, load_checkpoint, plain_args, save_checkpoint)
-from .data import one_line
-from .pretrain import launch, setup_process, CSVLogger, UsageError, seed_all
+from .launch import CSVLogger, UsageError, add_launch_args, errors_as_one_line, launch, seed_all, setup_process
 
 # %% ../nbs/10_lincls.ipynb #43ae9ea2
 def _fit_error(path, ckpt, detail):
@@ -86,31 +84,11 @@ def get_parser():
     p.add_argument('data', nargs='?', metavar='DIR', help='ImageNet-layout folder with train/ and val/')
     p.add_argument('--dataset', choices=['cifar10-subset', 'imagenette-subset', 'cifar10'], help='an embedded data set instead of DIR')
     p.add_argument('-a', '--arch', default=None, help="resnet arch (default: the checkpoint's, else resnet50)")
-    p.add_argument('-j', '--workers', default=32, type=int, help='data loading workers per node')
-    p.add_argument('--epochs', default=100, type=int)
-    p.add_argument('--start-epoch', default=0, type=int, help='manual epoch number (useful on restarts)')
-    p.add_argument('-b', '--batch-size', default=256, type=int, help='total batch size of all processes on this node')
-    p.add_argument('--lr', '--learning-rate', default=30.0, type=float, dest='lr')
-    p.add_argument('--schedule', default=[60, 80], nargs='*', type=int, help='epochs at which lr drops x0.1')
-    p.add_argument('--momentum', default=0.9, type=float)
-    p.add_argument('--wd', '--weight-decay', default=0.0, type=float, dest='weight_decay')
-    p.add_argument('-p', '--print-freq', default=10, type=int)
-    p.add_argument('--resume', default='', type=str, metavar='PATH', help='a moco-lincls checkpoint to continue from')
+    add_launch_args(p, epochs=100, lr=30.0, schedule=[60, 80], weight_decay=0.0)
     p.add_argument('-e', '--evaluate', action='store_true', help='evaluate on val and exit')
     p.add_argument('--pretrained', default='', type=str, metavar='PATH', help='MoCo checkpoint (ours or released)')
-    p.add_argument('--world-size', default=-1, type=int, help='number of nodes')
-    p.add_argument('--rank', default=-1, type=int, help='node rank')
-    p.add_argument('--dist-url', default=None, type=str, help='e.g. tcp://HOST:PORT of rank 0 (default on one node: a free local port)')
-    p.add_argument('--dist-backend', default='nccl', type=str, help='nccl on GPU; gloo is used on CPU')
-    p.add_argument('--seed', default=None, type=int)
-    p.add_argument('--gpu', default=None, type=int, help='GPU id to use (single process)')
-    p.add_argument('--multiprocessing-distributed', action='store_true', help='one process per GPU (or --nproc) with DDP')
-    p.add_argument('--nproc', default=None, type=int, help='processes per node with --multiprocessing-distributed (default: one per GPU, 2 on CPU)')
-    p.add_argument('--output-dir', default='.', help='where checkpoint.pth.tar, model_best.pth.tar and the CSV log go')
     p.add_argument('--image-size', default=None, type=int, help="crop size (default: the checkpoint's, else 32 for cifar10*, else 224)")
     p.add_argument('--cifar-stem', action='store_true', help="3x3 stem without maxpool (default: from the checkpoint's args)")
-    p.add_argument('--train-limit', default=None, type=int, help='train on a class-balanced subset of N images')
-    p.add_argument('--val-limit', default=None, type=int, help='validate on a class-balanced subset of N images')
     return p
 
 # %% ../nbs/10_lincls.ipynb #56ca2508
@@ -276,12 +254,9 @@ def convert_main(argv):
 def main(argv=None):
     "moco-lincls: linear classification on frozen features (official main_lincls.py flags), or `convert`; returns a summary dict."
     cli, argv = argv is None, sys.argv[1:] if argv is None else list(argv)
-    try:
+    with errors_as_one_line('moco-lincls', once=True):              # torchrun: printed once
         if argv[:1] == ['convert']: res = convert_main(argv[1:])
         else: res = launch(main_worker, resolve_args(get_parser().parse_args(argv)))
-    except (UsageError, DataError) as e:
-        if int(os.environ.get('RANK', 0)) == 0: print(f"moco-lincls: error: {one_line(e)}", file=sys.stderr)   # torchrun: once
-        sys.exit(2)
     return None if cli else res          # the console script calls sys.exit(main()): a dict there would mean exit status 1
 
 # %% ../nbs/10_lincls.ipynb #937aaf9b

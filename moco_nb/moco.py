@@ -6,18 +6,15 @@
 __all__ = ['RESNET_ARCHS', 'ENCODER_DEFAULTS', 'resnet', 'encoder_kwargs', 'mlp_head', 'MoCo']
 
 # %% ../nbs/06_moco.ipynb #95f07c09
-import copy
-from functools import partial
 import torch
 import torch.nn.functional as F
 import torchvision
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from torchvision.models.resnet import ResNet, BasicBlock
 from .queue import init_queue, check_queue_size, enqueue
 from .momentum import copy_and_freeze, momentum_update
-from .loss import infonce_logits
-from .distributed import concat_all_gather, batch_shuffle, batch_unshuffle, get_world_size, convert_split_bn
+from .infonce import infonce_logits
+from .shuffle_bn import concat_all_gather, batch_shuffle, batch_unshuffle, get_world_size, convert_split_bn
 
 # %% ../nbs/06_moco.ipynb #2a1844bf
 RESNET_ARCHS = ('resnet10',) + tuple(sorted(n for n in torchvision.models.resnet.__all__ if n[0].islower()))
@@ -110,81 +107,3 @@ class MoCo(nn.Module):
             logits, labels, k = torch.cat([logits, logits_21]), torch.cat([labels, labels_21]), torch.cat([k_1, k])
         self._dequeue_and_enqueue(k)                          # after the logits
         return logits, labels
-
-# %% ../nbs/06_moco.ipynb #59eca3fc
-def _algorithm1_reference_step(f_q, f_k, opt, queue, ptr, x_q, x_k, world_size, m, T, symmetric=False, shuffle=True):
-    "One step of Algorithm 1 on the global batch of `world_size` emulated processes; returns (logits, labels, ptr), updates in place."
-    W, N = world_size, x_q.shape[0] // world_size
-    with torch.no_grad():                                     # 1. momentum update, one parameter at a time
-        for p_q, p_k in zip(f_q.parameters(), f_k.parameters()):
-            p_k.data = p_k.data * m + p_q.data * (1. - m)
-    def per_process(f, x): return torch.cat([f(x[r * N:(r + 1) * N]) for r in range(W)])   # each process's own BN
-    def direction(xa, xb):
-        q = per_process(f_q, xa)
-        q = q / q.norm(dim=1, keepdim=True)
-        with torch.no_grad():
-            perm = torch.randperm(W * N, device=xb.device) if shuffle else torch.arange(W * N)
-            k_perm = per_process(f_k, xb[perm])
-            k = torch.empty_like(k_perm)
-            k[perm] = k_perm                                  # undo the permutation
-            k = k / k.norm(dim=1, keepdim=True)
-        l_pos = torch.bmm(q.view(W * N, 1, -1), k.view(W * N, -1, 1)).view(W * N, 1)
-        l_neg = torch.mm(q, queue)
-        return torch.cat([l_pos, l_neg], dim=1) / T, k
-    if symmetric:
-        logits_12, k_2 = direction(x_q, x_k)
-        logits_21, k_1 = direction(x_k, x_q)
-        logits = torch.cat([logits_12, logits_21])
-        keys = torch.cat([torch.cat([k_1[r * N:(r + 1) * N], k_2[r * N:(r + 1) * N]]) for r in range(W)])
-    else:
-        logits, keys = direction(x_q, x_k)
-    labels = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
-    loss = F.cross_entropy(logits, labels)
-    opt.zero_grad(); loss.backward(); opt.step()
-    queue[:, ptr:ptr + keys.shape[0]] = keys.T               # enqueue the newest keys, dequeue the oldest
-    return logits.detach(), labels, (ptr + keys.shape[0]) % queue.shape[1]
-
-def _process_rows(t, rank, world_size, symmetric):
-    "The rows of the global reference output that process `rank` computes."
-    if not symmetric: return t.chunk(world_size)[rank]
-    half_12, half_21 = t.chunk(2)
-    return torch.cat([half_12.chunk(world_size)[rank], half_21.chunk(world_size)[rank]])
-
-def _algorithm1_check_worker(rank, world_size, steps=6, N=8, K=64, dim=16, m=0.99, T=0.1, symmetric=False,
-                             bn_splits=1, size=16, lr=0.05, seed=0, device='cpu', shuffle_ref=True, shuffle_bn=True):
-    "Train `MoCo` (DDP-wrapped if `world_size`>1) and the Algorithm-1 reference side by side; max abs differences."
-    torch.manual_seed(seed)
-    model = MoCo(partial(resnet, 'resnet10', cifar_stem=True, bn_splits=bn_splits), dim=dim, K=K, m=m, T=T,
-                 symmetric=symmetric, shuffle_bn=shuffle_bn).to(device)
-    f_q, f_k = copy.deepcopy(model.encoder_q), copy.deepcopy(model.encoder_k)
-    queue, ptr = model.queue.clone(), 0
-    net = DistributedDataParallel(model) if world_size > 1 else model
-    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
-    opt_ref = torch.optim.SGD(f_q.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
-    diff = dict(logits=0., labels=0, queue=0., queue_ptr=0, encoder_q=0., encoder_k=0.)
-    def maxdiff(a, b): return max((x.detach() - y.detach()).abs().max().item() for x, y in zip(a, b))
-    for step in range(steps):
-        g = torch.Generator().manual_seed(seed + 1000 + step)                  # the global batch, same on every rank
-        x_q = torch.randn(world_size * N, 3, size, size, generator=g).to(device)
-        x_k = torch.randn(world_size * N, 3, size, size, generator=g).to(device)
-        torch.manual_seed(seed + 2000 + step)                                  # the random state the shuffle draws from
-        logits, labels = net(x_q.chunk(world_size)[rank], x_k.chunk(world_size)[rank])
-        loss = F.cross_entropy(logits, labels)
-        opt.zero_grad(); loss.backward(); opt.step()
-        torch.manual_seed(seed + 2000 + step)                                  # ...the same state for the reference
-        ref_logits, ref_labels, ptr = _algorithm1_reference_step(f_q, f_k, opt_ref, queue, ptr, x_q, x_k, world_size,
-                                                                 m, T, symmetric, shuffle_ref)
-        ref_logits, ref_labels = (_process_rows(t, rank, world_size, symmetric) for t in (ref_logits, ref_labels))
-        diff['logits'] = max(diff['logits'], (logits.detach() - ref_logits).abs().max().item())
-        diff['labels'] = max(diff['labels'], int((labels != ref_labels).sum()) + abs(len(labels) - len(ref_labels)))
-        diff['queue'] = max(diff['queue'], (model.queue - queue).abs().max().item())
-        diff['queue_ptr'] = max(diff['queue_ptr'], abs(int(model.queue_ptr) - ptr))
-        diff['encoder_q'] = max(diff['encoder_q'], maxdiff(model.encoder_q.parameters(), f_q.parameters()))
-        diff['encoder_k'] = max(diff['encoder_k'], maxdiff(model.encoder_k.parameters(), f_k.parameters()))
-    diff['state_dict_keys'] = list(net.state_dict())
-    diff['final_ptr'] = int(model.queue_ptr)
-    return diff
-
-def _algorithm1_check_variants(rank, world_size, variants):
-    "`_algorithm1_check_worker` once per dict of keyword arguments in `variants` (one process group for all)."
-    return [_algorithm1_check_worker(rank, world_size, **kw) for kw in variants]
