@@ -35,6 +35,7 @@ def plot_runs(logs, panels=None, size=(2.6, 2.1)):
     panels = panels or [p for p, _ in _PANELS]
     titles = dict(_PANELS, pos_sim='mean positive similarity', neg_sim='mean negative similarity')
     logs = {name: read_log(l) if isinstance(l, (str, Path)) else l for name, l in logs.items()}
+    panels = [p for p in panels if any(p in log for log in logs.values())]     # e.g. no kNN column at all
     fig, axs = plt.subplots(1, len(panels), figsize=(size[0] * len(panels), size[1]), squeeze=False)
     for ax, col in zip(axs[0], panels):
         for name, log in logs.items():

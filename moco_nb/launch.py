@@ -191,24 +191,33 @@ def seed_all(seed):
 
 # %% ../nbs/08a_launch.ipynb #e2f682c8
 class CSVLogger:
-    "Rows with the columns `fields` in a CSV file, each flushed; `append` (a resumed run) keeps the rows already there."
+    "Rows with the columns `fields` in a CSV file, each flushed; `append` (a resumed run) keeps the rows already there, under `fields` if the file's header lacks some (they stay empty)."
     def __init__(self, path, fields, append=True):
         self.path, self.fields = Path(path), list(fields)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not append or not self.path.exists() or self.path.stat().st_size == 0:
             with open(self.path, 'w', newline='') as f: csv.writer(f).writerow(self.fields)
+            return
+        with open(self.path, newline='') as f: header, *rows = list(csv.reader(f))
+        if header != self.fields:                  # a log of an older version (e.g. without acc5): rewrite it under the new header
+            self.fields += [c for c in header if c not in self.fields]
+            old = [dict(zip(header, r)) for r in rows]
+            with open(self.path, 'w', newline='') as f:
+                w = csv.DictWriter(f, self.fields, restval='')
+                w.writeheader(); w.writerows(old)
     def log(self, **row):
         unknown = set(row) - set(self.fields)
         if unknown: raise ValueError(f"unknown CSV columns {sorted(unknown)}; the log has {self.fields}")
         with open(self.path, 'a', newline='') as f: csv.DictWriter(f, self.fields).writerow(row)
 
-def read_log(path):
-    "The columns of a CSV log as float arrays (an empty cell, e.g. an epoch without a kNN measurement, is NaN)."
+def read_log(path, fields=()):
+    "The columns of a CSV log as float arrays (an empty cell, e.g. an epoch without a kNN measurement, is NaN), `fields` first (all NaN if an older log lacks one)."
     path = Path(path)
     if not path.is_file(): raise DataError(f"log not found: {path}")
     with open(path) as f: rows = list(csv.DictReader(f))
     if not rows: raise DataError(f"{path} has no rows")
-    return {k: np.array([float(r[k]) if r[k] not in ('', None) else math.nan for r in rows]) for k in rows[0]}
+    cols = list(fields) + [k for k in rows[0] if k not in fields]
+    return {k: np.array([float(r[k]) if r.get(k) not in ('', None) else math.nan for r in rows]) for k in cols}
 
 # %% ../nbs/08a_launch.ipynb #34664261
 @contextmanager

@@ -21,7 +21,7 @@ from .moco import encoder_kwargs, resnet
 from .schedule import adjust_learning_rate
 from .shuffle_bn import get_rank, get_world_size, is_dist
 from .checkpoint import (backbone_state_dict, checkpoint_state_dict, convert_to_detectron2, convert_to_slim,
-                                convert_to_torchvision, load_checkpoint, plain_args, save_checkpoint)
+                                convert_to_torchvision, load_checkpoint, plain_args, save_checkpoint, strip_ddp_prefix)
 from .launch import CSVLogger, UsageError, add_launch_args, errors_as_one_line, launch, seed_all, setup_process
 
 # %% ../nbs/10_lincls.ipynb #43ae9ea2
@@ -63,7 +63,7 @@ def freeze_backbone(model):
 # %% ../nbs/10_lincls.ipynb #cea7823b
 def sanity_check(state_dict, pretrained):
     "Raise unless every tensor of `pretrained` (the loaded backbone) is unchanged in `state_dict` (DDP 'module.' allowed)."
-    sd = {k.removeprefix('module.'): v for k, v in state_dict.items()}
+    sd = strip_ddp_prefix(state_dict)
     changed = [k for k, v in pretrained.items() if k not in sd or not torch.equal(sd[k].cpu(), v.cpu())]
     if changed:
         raise RuntimeError(f"sanity check failed: {len(changed)} frozen tensors differ from the pretrained checkpoint "
@@ -167,7 +167,7 @@ def resolve_args(args):
     for path, ckpt in ckpts:
         if path == args.pretrained: load_pretrained_encoder(model, path, ckpt, assign=True)
         else:
-            sd = {k.removeprefix('module.'): v for k, v in checkpoint_state_dict(ckpt, path).items()}
+            sd = strip_ddp_prefix(checkpoint_state_dict(ckpt, path))
             if any(k.startswith('encoder_q.') for k in sd):
                 raise UsageError(f"{path} is a pretraining checkpoint: pass it with --pretrained (--resume continues a moco-lincls run)")
             try: model.load_state_dict(sd, assign=True)
@@ -186,16 +186,16 @@ def main_worker(local_rank, args):
     model = resnet(args.arch, num_classes=args.num_classes, **encoder_kwargs(args))
     init_fc(model.fc)
     pretrained = load_pretrained_encoder(model, args.pretrained) if args.pretrained else None
+    model.to(device)                                    # before the optimizer, so that its resumed state lands on the device too
     params = freeze_backbone(model)
     optimizer = torch.optim.SGD(params, args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
     best_acc1 = 0.0
     if args.resume:
         ckpt = load_checkpoint(args.resume)
-        model.load_state_dict({k.removeprefix('module.'): v for k, v in ckpt['state_dict'].items()})
-        if 'optimizer' in ckpt: optimizer.load_state_dict(ckpt['optimizer'])
-        args.start_epoch, best_acc1 = ckpt.get('epoch', 0), ckpt.get('best_acc1', 0.0)
+        model.load_state_dict(strip_ddp_prefix(ckpt['state_dict']))   # with or without 'module.'
+        if 'optimizer' in ckpt: optimizer.load_state_dict(ckpt['optimizer'])     # moves the state to the parameters' device
+        args.start_epoch, best_acc1 = ckpt.get('epoch', 0), float(ckpt.get('best_acc1', 0.0))   # a tensor (official) or a float (older files)
         if rank0: print(f"=> resumed {args.resume} at epoch {args.start_epoch}")
-    model.to(device)
     net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == 'cuda' else None) if is_dist() else model
     criterion = nn.CrossEntropyLoss().to(device)
     train_ds, val_ds = build_datasets(args)
@@ -224,7 +224,8 @@ def main_worker(local_rank, args):
         if epoch == args.start_epoch and pretrained is not None: sanity_check(model.state_dict(), pretrained)
         is_best, best_acc1 = m['top1'] > best_acc1, max(m['top1'], best_acc1)
         if rank0:
-            state = {'epoch': epoch + 1, 'arch': args.arch, 'state_dict': model.state_dict(), 'best_acc1': best_acc1,
+            state = {'epoch': epoch + 1, 'arch': args.arch, 'best_acc1': torch.tensor(best_acc1, dtype=torch.float64),   # official layout:
+                     'state_dict': {f'module.{k}': v for k, v in model.state_dict().items()},   # DDP keys, a tensor best_acc1
                      'optimizer': optimizer.state_dict(), 'args': plain_args(args)}
             save_checkpoint(state, out_dir/'checkpoint.pth.tar')
             if is_best: save_checkpoint(state, out_dir/'model_best.pth.tar')
