@@ -7,7 +7,7 @@ __all__ = ['DEMO_DEFAULTS', 'get_parser', 'pretrain_argv', 'choose_precision', '
            'features', 'linear_probe', 'run_demo', 'report', 'main']
 
 # %% ../nbs/11_demo.ipynb #423ae684
-import argparse, json, sys, time
+import argparse, copy, json, sys, time
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -18,7 +18,7 @@ from .augment import dataset_eval_transform
 from .knn import extract_features, knn_accuracy, raw_pixel_features
 from .checkpoint import load_query_encoder
 from . import pretrain
-from .launch import errors_as_one_line
+from .launch import errors_as_one_line, seed_all
 from .curves import plot_runs
 
 # %% ../nbs/11_demo.ipynb #1fe2404b
@@ -90,9 +90,10 @@ def plan_epochs(minutes, img_per_s, n_train, batch_size, efficiency=0.85):
 
 # %% ../nbs/11_demo.ipynb #c762a081
 def backbone(encoder):
-    "`encoder` with its fc (the MoCo head) replaced by the identity: pooled features."
-    encoder.fc = nn.Identity()
-    return encoder
+    "A copy of `encoder` with its fc (the MoCo head) replaced by the identity: pooled features (`encoder` itself is left as it is)."
+    net = copy.deepcopy(encoder)
+    net.fc = nn.Identity()
+    return net
 
 def features(encoder, ds, batch_size=500):
     "(L2-normalised features, labels) of `ds` through `encoder`, on the CPU."
@@ -133,7 +134,7 @@ def run_demo(args):
           f"{args.minutes:g} CPU minutes, then evaluation.", flush=True)
     raw, lin_raw = measure()
     pargs = pretrain.parse_args(pretrain_argv(args, 1))
-    pretrain.seed_all(args.seed)                               # the run's exact initial weights (main_worker seeds the same way)
+    seed_all(args.seed)                               # the run's exact initial weights (main_worker seeds the same way)
     knn_init, lin_init = measure(backbone(pretrain.build_model(pargs).encoder_q))
     amp = choose_precision(args, pargs)
     pargs.amp, device = amp, pretrain.device_name(torch.device('cpu'))

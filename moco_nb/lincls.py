@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['load_pretrained_encoder', 'init_fc', 'freeze_backbone', 'sanity_check', 'lincls_transforms', 'get_parser',
-           'build_datasets', 'accuracy_counts', 'train_one_epoch', 'evaluate', 'resolve_args', 'main_worker',
+           'build_lincls_datasets', 'accuracy_counts', 'train_one_epoch', 'evaluate', 'resolve_args', 'main_worker',
            'convert_main', 'main']
 
 # %% ../nbs/10_lincls.ipynb #a6959aaa
@@ -92,7 +92,7 @@ def get_parser():
     return p
 
 # %% ../nbs/10_lincls.ipynb #56ca2508
-def build_datasets(args):
+def build_lincls_datasets(args):
     "(train, val) datasets for `args` with the linear-classification transforms; sets `args.num_classes`."
     if bool(args.data) == bool(args.dataset): raise UsageError("give either a data folder (with train/ and val/) or --dataset")
     cifar = args.dataset in ('cifar10-subset', 'cifar10')
@@ -133,7 +133,7 @@ def train_one_epoch(model, loader, criterion, optimizer, device, epoch, args):
         if get_rank() == 0 and args.print_freq and (i % args.print_freq == 0 or i == n_iter - 1):
             print(f"Epoch [{epoch}][{i + 1}/{n_iter}] loss {loss.item():.4f} ({time.time() - t0:.1f}s)", flush=True)
     loss_sum, hits, n = _all_reduce(totals).tolist()
-    return dict(loss=loss_sum / n, top1=100 * hits / n)
+    return dict(loss=loss_sum / n, acc1=100 * hits / n)
 
 @torch.no_grad()
 def evaluate(model, loader, criterion, device):
@@ -145,8 +145,8 @@ def evaluate(model, loader, criterion, device):
         output = model(images)
         totals += torch.tensor([criterion(output, target).item() * len(target), *accuracy_counts(output, target), len(target)],
                                dtype=torch.float64, device=device)
-    loss_sum, top1, top5, n = _all_reduce(totals).tolist()
-    return dict(loss=loss_sum / n, top1=100 * top1 / n, top5=100 * top5 / n, n=int(n))
+    loss_sum, acc1, acc5, n = _all_reduce(totals).tolist()
+    return dict(loss=loss_sum / n, acc1=100 * acc1 / n, acc5=100 * acc5 / n, n=int(n))
 
 # %% ../nbs/10_lincls.ipynb #1fa68835
 def resolve_args(args):
@@ -160,7 +160,7 @@ def resolve_args(args):
         args.width, args.stem_stride = (encoder_kwargs(ck_args)[k] for k in ('width', 'stem_stride'))
         args.image_size = args.image_size or ck_args.get('image_size')
     args.arch = args.arch or 'resnet50'
-    build_datasets(args)
+    build_lincls_datasets(args)
     try:
         with torch.device('meta'): model = resnet(args.arch, num_classes=args.num_classes, **encoder_kwargs(args))
     except ValueError as e: raise UsageError(str(e)) from None
@@ -198,7 +198,7 @@ def main_worker(local_rank, args):
         if rank0: print(f"=> resumed {args.resume} at epoch {args.start_epoch}")
     net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == 'cuda' else None) if is_dist() else model
     criterion = nn.CrossEntropyLoss().to(device)
-    train_ds, val_ds = build_datasets(args)
+    train_ds, val_ds = build_lincls_datasets(args)
     sampler = DistributedSampler(train_ds) if is_dist() else None
     pin, workers = device.type == 'cuda', args.workers
     train_loader = DataLoader(train_ds, batch_size=args.batch_size, shuffle=sampler is None, sampler=sampler,
@@ -209,11 +209,11 @@ def main_worker(local_rank, args):
     summary = dict(arch=args.arch, num_classes=args.num_classes, checkpoint=None, best_checkpoint=None, log=None)
     if args.evaluate:
         m = evaluate(net, val_loader, criterion, device)
-        if rank0: print(f" * Acc@1 {m['top1']:.3f} Acc@5 {m['top5']:.3f} ({m['n']} images)")
-        return dict(summary, top1=m['top1'], top5=m['top5'], best_top1=m['top1'], epochs=0) if rank0 else None
+        if rank0: print(f" * Acc@1 {m['acc1']:.3f} Acc@5 {m['acc5']:.3f} ({m['n']} images)")
+        return dict(summary, acc1=m['acc1'], acc5=m['acc5'], best_acc1=m['acc1'], epochs=0) if rank0 else None
     if rank0:
         out_dir.mkdir(parents=True, exist_ok=True)
-        logger = CSVLogger(out_dir/'lincls_log.csv', ['epoch', 'lr', 'train_loss', 'train_top1', 'val_loss', 'val_top1', 'val_top5', 'seconds'])
+        logger = CSVLogger(out_dir/'lincls_log.csv', ['epoch', 'lr', 'train_loss', 'train_acc1', 'val_loss', 'val_acc1', 'val_acc5', 'seconds'])
     m = None
     for epoch in range(args.start_epoch, args.epochs):
         t0 = time.time()
@@ -222,19 +222,19 @@ def main_worker(local_rank, args):
         tr = train_one_epoch(net, train_loader, criterion, optimizer, device, epoch, args)
         m = evaluate(net, val_loader, criterion, device)
         if epoch == args.start_epoch and pretrained is not None: sanity_check(model.state_dict(), pretrained)
-        is_best, best_acc1 = m['top1'] > best_acc1, max(m['top1'], best_acc1)
+        is_best, best_acc1 = m['acc1'] > best_acc1, max(m['acc1'], best_acc1)
         if rank0:
             state = {'epoch': epoch + 1, 'arch': args.arch, 'best_acc1': torch.tensor(best_acc1, dtype=torch.float64),   # official layout:
                      'state_dict': {f'module.{k}': v for k, v in model.state_dict().items()},   # DDP keys, a tensor best_acc1
                      'optimizer': optimizer.state_dict(), 'args': plain_args(args)}
             save_checkpoint(state, out_dir/'checkpoint.pth.tar')
             if is_best: save_checkpoint(state, out_dir/'model_best.pth.tar')
-            logger.log(epoch=epoch, lr=lr, train_loss=round(tr['loss'], 4), train_top1=round(tr['top1'], 2), val_loss=round(m['loss'], 4),
-                       val_top1=round(m['top1'], 2), val_top5=round(m['top5'], 2), seconds=round(time.time() - t0, 1))
-            print(f"Epoch {epoch}: lr {lr:g} train loss {tr['loss']:.4f} | val Acc@1 {m['top1']:.3f} Acc@5 {m['top5']:.3f} "
+            logger.log(epoch=epoch, lr=lr, train_loss=round(tr['loss'], 4), train_acc1=round(tr['acc1'], 2), val_loss=round(m['loss'], 4),
+                       val_acc1=round(m['acc1'], 2), val_acc5=round(m['acc5'], 2), seconds=round(time.time() - t0, 1))
+            print(f"Epoch {epoch}: lr {lr:g} train loss {tr['loss']:.4f} | val Acc@1 {m['acc1']:.3f} Acc@5 {m['acc5']:.3f} "
                   f"(best {best_acc1:.3f}) {time.time() - t0:.1f}s", flush=True)
     if not rank0: return None
-    return dict(summary, top1=m and m['top1'], top5=m and m['top5'], best_top1=best_acc1, epochs=args.epochs - args.start_epoch,
+    return dict(summary, acc1=m and m['acc1'], acc5=m and m['acc5'], best_acc1=best_acc1, epochs=args.epochs - args.start_epoch,
                 checkpoint=str(out_dir/'checkpoint.pth.tar'), best_checkpoint=str(out_dir/'model_best.pth.tar'),
                 log=str(out_dir/'lincls_log.csv'), minutes=(time.time() - t_start) / 60)
 

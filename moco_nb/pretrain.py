@@ -7,7 +7,7 @@ __all__ = ['PRESETS', 'HIST_EDGES', 'ONE_PROCESS_BN_SPLITS', 'LOG_FIELDS', 'HIST
            'check_data_folder', 'build_datasets', 'derive_seed', 'EpochSeeded', 'EpochSampler', 'build_model',
            'time_is_up', 'train_step', 'device_name', 'native_bf16', 'step_rate', 'resolve_amp', 'similarity_stats',
            'topk_hits', 'train_one_epoch', 'build_loader', 'check_resume', 'bn_leak_warning', 'check_args',
-           'main_worker', 'main']
+           'checkpoint_state', 'resume', 'main_worker', 'main']
 
 # %% ../nbs/09_pretrain.ipynb #0a9bce0e
 import argparse, copy, random, sys, time
@@ -327,13 +327,22 @@ def check_args(args):
 LOG_FIELDS = ['epoch', 'loss', 'acc1', 'acc5', 'pos_sim', 'neg_sim', 'lr', 'img_per_s', 'knn_top1', 'seconds']
 HIST_FIELDS = ['epoch', 'which'] + [f'{e:.2f}' for e in HIST_EDGES[:-1].tolist()]   # a bin's lower edge; rows sum to 1
 
-def _checkpoint(model, optimizer, scaler, args, epoch, res):
+def checkpoint_state(model, optimizer, scaler, args, epoch, res):
+    "What a pretraining checkpoint holds after `epoch` (07a): the official keys, `args`, and mid-epoch the steps done."
     state = {'epoch': epoch if res['stopped'] else epoch + 1, 'arch': args.arch,
              'state_dict': {f'module.{k}': v for k, v in model.state_dict().items()},   # the official (DDP) keys
              'optimizer': optimizer.state_dict(), 'args': plain_args(args)}
     if res['stopped']: state['iteration'] = res['steps']
     if scaler.is_enabled(): state['scaler'] = scaler.state_dict()
     return state
+
+def resume(path, model, optimizer, scaler):
+    "Load checkpoint `path` (checked by `check_resume`) into model, optimizer and scaler; returns (epoch to start at, its steps already done)."
+    ckpt = load_checkpoint(path)
+    model.load_state_dict(strip_ddp_prefix(ckpt['state_dict']))
+    optimizer.load_state_dict(ckpt['optimizer'])            # the model is on its device already: so are the momentum buffers
+    if 'scaler' in ckpt and scaler.is_enabled(): scaler.load_state_dict(ckpt['scaler'])
+    return ckpt['epoch'], ckpt.get('iteration', 0)
 
 def main_worker(local_rank, args):
     "One process of a pretraining run; returns the summary dict on process 0 (None elsewhere)."
@@ -352,11 +361,7 @@ def main_worker(local_rank, args):
     scaler = torch.amp.GradScaler(device.type, enabled=args.amp == 'fp16' and device.type == 'cuda')
     start_epoch, skip = args.start_epoch, 0
     if args.resume:
-        ckpt = load_checkpoint(args.resume)
-        model.load_state_dict(strip_ddp_prefix(ckpt['state_dict']))
-        optimizer.load_state_dict(ckpt['optimizer'])
-        if 'scaler' in ckpt and scaler.is_enabled(): scaler.load_state_dict(ckpt['scaler'])
-        start_epoch, skip = ckpt['epoch'], ckpt.get('iteration', 0)
+        start_epoch, skip = resume(args.resume, model, optimizer, scaler)
         if rank0: print(f"=> resumed from {args.resume} (epoch {start_epoch}{f', step {skip}' if skip else ''})", flush=True)
     if start_epoch >= args.epochs and rank0: print(f"note: nothing to train: the run is at epoch {start_epoch} of --epochs {args.epochs}", file=sys.stderr)
 
@@ -389,7 +394,7 @@ def main_worker(local_rank, args):
                        seconds=round(time.time() - t_start, 1))
             if (epoch + 1) % args.save_every == 0 or last:
                 path = out/f'checkpoint_{epoch:04d}.pth.tar'
-                save_checkpoint(_checkpoint(model, optimizer, scaler, args, epoch, res), path)
+                save_checkpoint(checkpoint_state(model, optimizer, scaler, args, epoch, res), path)
                 summary['checkpoint'] = str(path)
             print(f"Epoch {epoch}: loss {res['loss']:.4f} acc1 {res['acc1']:.2f} acc5 {res['acc5']:.2f} lr {lr:.4g} {res['img_per_s']:.0f} img/s"
                   + (f" kNN {knn:.2f}" if knn is not None else '')
