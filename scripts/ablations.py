@@ -8,7 +8,7 @@ tau = 0.1, bf16, seed 0, with the kNN monitor on 1,000 test images every 2 epoch
   - queue size K in {512, 1024, 16384} (and the base 4096).
 Each run writes OUT/NAME/log.csv (loss, pretext Acc@1, similarities, kNN) and OUT/NAME/logit_hist.csv. Its checkpoints
 are deleted unless --keep-checkpoints. OUT/summary.csv gets a row per run, keeping the rows of variants not rerun,
-and each run prints a JSON line. The figures, with the paper's numbers beside them, are in nbs/14_ablations.ipynb.
+and each run prints a JSON line. The figures, with the paper's numbers beside them, are in nbs/13_ablations.ipynb.
 
 Budget: the committed results/ablations were made with the defaults, one run at a time, on a 2-core CPU (Zen 4)
 that was busy with other work. Each run took 4 to 9 minutes; all 8 take under an hour.
