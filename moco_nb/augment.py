@@ -11,7 +11,6 @@ __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'CIFAR_MEAN', 'CIFAR_STD', 'TwoCrops
 import torch
 import torchvision.transforms as T
 from PIL import ImageFilter
-import matplotlib.pyplot as plt
 
 # %% ../nbs/01_augment.ipynb #e0efb620
 class TwoCropsTransform:
@@ -71,6 +70,7 @@ def augment_pairs_figure(img, n_pairs=3, seed=0, size=96, mean=IMAGENET_MEAN, st
     "`n_pairs` (query, key) pairs of `img` under v1 and under aug+ with keyword arguments `aug_plus` (of `moco_v2_transform`), side by side."
     recipes = {'v1': moco_v1_transform(size, scale=aug_plus.get('scale', (0.2, 1.0)), mean=mean, std=std),
                'aug+': moco_v2_transform(size, mean=mean, std=std, **aug_plus)}
+    import matplotlib.pyplot as plt                 # here, not at the top: every training process imports this module
     fig, axs = plt.subplots(n_pairs, 5, figsize=(5 * cell, n_pairs * cell), squeeze=False)
     torch.manual_seed(seed)
     for row in axs:
@@ -85,7 +85,7 @@ def augment_pairs_figure(img, n_pairs=3, seed=0, size=96, mean=IMAGENET_MEAN, st
 class AugmentationExplorer:
     "Sliders for every aug+ parameter over `images` (a dict name -> PIL image); the pairs redraw on each change; `.figure` is the last one."
     def __init__(self, images, n_pairs=3, size=96, mean=IMAGENET_MEAN, std=IMAGENET_STD):
-        import ipywidgets as W                     # here, not at the top: data-loading processes import this module
+        import ipywidgets as W                     # here, not at the top: every training process imports this module
         from IPython.display import display
         self.images, self.size, self.mean, self.std, self.figure, self._display = images, size, mean, std, None, display
         fs = dict(continuous_update=False, style={'description_width': '90px'}, layout={'width': '300px'})
@@ -117,6 +117,7 @@ class AugmentationExplorer:
                     gray_p=c['gray_p'], blur_sigma=c['blur_sigma'], blur_p=c['blur_p'])
 
     def redraw(self, *_):
+        import matplotlib.pyplot as plt
         c = self.controls
         if self.figure is not None: plt.close(self.figure)
         self.figure = augment_pairs_figure(self.images[c['image'].value], c['n_pairs'].value, c['seed'].value, self.size,

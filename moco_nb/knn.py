@@ -73,10 +73,11 @@ def fold_batchnorm(net):
 
 @torch.no_grad()
 def extract_features(net, loader, device='cpu'):
-    "L2-normalised outputs of `net` in eval mode (BatchNorm folded) for every `(images, labels)` batch of `loader`: (feats [N, D] float, labels [N] long)."
+    "L2-normalised outputs of `net` in eval mode (BatchNorm folded; channels-last on a CPU) for every `(images, labels)` batch of `loader`: (feats [N, D] float, labels [N] long)."
     feats, labels = [], []
     with eval_mode(net):
         net = fold_batchnorm(net)
+        if torch.device(device).type == 'cpu': net = net.to(memory_format=torch.channels_last)   # oneDNN's faster convolutions
         for x, y in loader:
             feats.append(F.normalize(net(x.to(device, non_blocking=True)).float().flatten(1), dim=1))
             labels.append(torch.as_tensor(y).to(device, torch.long))
@@ -167,7 +168,7 @@ def evaluate_checkpoint(args):
     bank_full = get_dataset(args.dataset, 'train', tfm)
     bank_ds, query_ds = balanced_subset(bank_full, args.n_bank), balanced_subset(get_dataset(args.dataset, 'val', tfm), args.n_query)
     def loader(ds): return DataLoader(ds, batch_size=args.batch_size, num_workers=args.workers, pin_memory=device.type == 'cuda')
-    net = net.to(device, memory_format=torch.channels_last)     # faster convolutions on CPUs (and recent GPUs)
+    net = net.to(device)
     bank, bank_labels = extract_features(net, loader(bank_ds), device)
     feats, labels = extract_features(net, loader(query_ds), device)
     num_classes = len(getattr(bank_full, 'classes', None) or range(int(max(bank_labels.max(), labels.max())) + 1))

@@ -143,6 +143,12 @@ def _spawned(local_rank, fn, args, out_dir):
     if dist.is_initialized(): dist.destroy_process_group()
     if out[0] != 'ok': sys.exit(2)
 
+def _first_failure(out_dir):
+    "(rank, kind, message) of the earliest failure that `_spawned` recorded in `out_dir`, or None."
+    done = [(torch.load(f, weights_only=False), int(f.stem)) for f in Path(out_dir).glob('*.pt')]
+    failed = sorted((when, rank, out) for (when, out), rank in done if out[0] != 'ok')
+    return (failed[0][1], *failed[0][2]) if failed else None
+
 @contextmanager
 def _quiet_spawn_log():
     "Silence torch's 'Terminating process ... via signal SIGTERM' warnings while we report the real error."
@@ -162,10 +168,9 @@ def spawn(fn, nprocs, *args):
         try:
             with _quiet_spawn_log(): mp.spawn(_spawned, args=(fn, args, out_dir), nprocs=nprocs, join=True)
         except (mp.ProcessRaisedException, mp.ProcessExitedException) as e:
-            done = [(torch.load(f, weights_only=False), int(f.stem)) for f in Path(out_dir).glob('*.pt')]
-            failed = sorted((when, rank, out) for (when, out), rank in done if out[0] != 'ok')
-            if not failed: raise RuntimeError(f"spawn: a process running {name} died: {one_line(e)}") from None
-            _, rank, (kind, msg) = failed[0]
+            first = _first_failure(out_dir)
+            if first is None: raise RuntimeError(f"spawn: a process running {name} died: {one_line(e)}") from None
+            rank, kind, msg = first
             if kind in ('UsageError', 'DataError'): raise (UsageError if kind == 'UsageError' else DataError)(msg) from None
             raise RuntimeError(f"spawn: {name} failed on rank {rank} of {nprocs}:\n{msg}") from None
         return [torch.load(Path(out_dir)/f'{r}.pt', weights_only=False)[1][1] for r in range(nprocs)]
