@@ -4,11 +4,12 @@
 
 # %% auto #0
 __all__ = ['DATA_DIR', 'CACHE_DIR', 'CIFAR10_CLASSES', 'EMBEDDED_SHA256', 'IMAGENETTE_CLASSES', 'DataError', 'one_line',
-           'verify_embedded', 'CIFAR10Subset', 'show_class_grid', 'rgb_loader', 'image_folder', 'extract_imagenette',
-           'imagenette_subset', 'cifar10', 'balanced_subset', 'targets_of', 'classes_of', 'get_dataset']
+           'sha256_of', 'verified', 'verify_embedded', 'CIFAR10Subset', 'show_class_grid', 'rgb_loader', 'image_folder',
+           'unpack', 'extract_imagenette', 'imagenette_subset', 'cifar10', 'balanced_subset', 'targets_of',
+           'classes_of', 'get_dataset']
 
 # %% ../nbs/00_data.ipynb #50c200e2
-import os, tarfile, tempfile, shutil
+import hashlib, os, tarfile, tempfile, shutil
 from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -36,16 +37,32 @@ EMBEDDED_SHA256 = {
     'cifar10_subset_test.npz': '7f9e9c0f4983dda5b8dadce42f92aa972a0f0d2e26fe987096edd5d54136ccc6',
     'imagenette_subset.tar': '54131abfca28f8b5497aaee0fc9d9554345d9cb5a719e12f0fac783cc9a4659c'}
 
+_SHA256_SEEN = {}
+
+def sha256_of(path):
+    "The SHA-256 of a file, computed once per process for a given path, size and modification time."
+    st = os.stat(path)
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _SHA256_SEEN:
+        h = hashlib.sha256()
+        with open(path, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+        _SHA256_SEEN[key] = h.hexdigest()
+    return _SHA256_SEEN[key]
+
+def verified(path):
+    "`path`, after checking it against its published SHA-256 if it is one of the embedded files; `DataError` if it differs."
+    want = EMBEDDED_SHA256.get(Path(path).name)
+    if want and sha256_of(path) != want:
+        raise DataError(f"{path} does not match its SHA-256 in data/README.md (corrupt or changed copy)")
+    return Path(path)
+
 def verify_embedded(root=None):
-    "Check the embedded data files against their published SHA-256; raises `DataError` naming the first bad file."
-    import hashlib
-    for name, want in EMBEDDED_SHA256.items():
+    "Check all the embedded data files against their published SHA-256; raises `DataError` naming the first bad file."
+    for name in EMBEDDED_SHA256:
         f = Path(root or DATA_DIR)/name
         if not f.is_file(): raise DataError(f"embedded data file missing: {f}")
-        h = hashlib.sha256()
-        with open(f, 'rb') as fh:
-            for block in iter(lambda: fh.read(1 << 20), b''): h.update(block)
-        if h.hexdigest() != want: raise DataError(f"{f} does not match its SHA-256 in data/README.md (corrupt or changed copy)")
+        verified(f)
 
 # %% ../nbs/00_data.ipynb #594944b2
 def _require(path, what):
@@ -57,7 +74,7 @@ class CIFAR10Subset(Dataset):
     "The embedded class-balanced CIFAR-10 subset: `split` is 'train' (10,000) or 'test' (2,000); `n` keeps a balanced prefix."
     def __init__(self, split='train', transform=None, n=None, root=None):
         if split not in ('train', 'test'): raise DataError(f"CIFAR-10 subset split must be 'train' or 'test', got {split!r}")
-        f = _require(Path(root or DATA_DIR)/f'cifar10_subset_{split}.npz', 'CIFAR-10 subset file')
+        f = verified(_require(Path(root or DATA_DIR)/f'cifar10_subset_{split}.npz', 'CIFAR-10 subset file'))
         with np.load(f) as d: self.images, self.targets, names = d['images'], d['labels'], d['class_names']
         if n is not None: self.images, self.targets = self.images[:n], self.targets[:n]
         self.classes, self.transform = [str(c) for c in names], transform
@@ -89,6 +106,8 @@ def rgb_loader(path):
             return img.convert('RGB')
     except UnidentifiedImageError:
         raise DataError(f"cannot read image {path}: not an image file PIL can decode") from None
+    except Image.DecompressionBombError as e:             # a huge image, perhaps a decompression bomb: refuse it
+        raise DataError(f"cannot read image {path}: {e}") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise DataError(f"cannot read image {path}: {e}") from None
 
@@ -109,15 +128,24 @@ IMAGENETTE_CLASSES = {'n01440764': 'tench', 'n02102040': 'English springer', 'n0
     'n03000684': 'chain saw', 'n03028079': 'church', 'n03394916': 'French horn', 'n03417042': 'garbage truck',
     'n03425413': 'gas pump', 'n03445777': 'golf ball', 'n03888257': 'parachute'}
 
+def unpack(tar, into):
+    "Extract archive `tar` into folder `into` (members may not leave it); a broken or unsafe archive is a one-line `DataError`."
+    try:
+        with tarfile.open(tar) as t: t.extractall(into, filter='data')
+    except tarfile.TarError as e: raise DataError(f"cannot unpack {tar}: {type(e).__name__}: {e}") from None
+
 def extract_imagenette(cache_dir=None):
-    "Extract the embedded Imagenette tar once; returns the folder holding `train/` and `val/`."
+    "Extract the embedded Imagenette tar (after checking its SHA-256) once per version of it; returns the folder holding `train/` and `val/`."
     dest = Path(cache_dir or CACHE_DIR)/'imagenette_subset'
-    if (dest/'val').is_dir(): return dest
-    tar = _require(DATA_DIR/'imagenette_subset.tar', 'Imagenette subset archive')
+    tar = verified(_require(DATA_DIR/'imagenette_subset.tar', 'Imagenette subset archive'))
+    marker = dest/'.source-sha256'                      # which archive the unpacked copy came from
+    if (dest/'val').is_dir() and marker.is_file() and marker.read_text() == sha256_of(tar): return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix='.extract-'))
     try:
-        with tarfile.open(tar) as t: t.extractall(tmp, filter='data')
+        unpack(tar, tmp)
+        (tmp/'imagenette_subset'/marker.name).write_text(sha256_of(tar))
+        if dest.exists(): os.replace(dest, tmp/'stale')             # a copy of another version of the archive
         try: os.replace(tmp/'imagenette_subset', dest)
         except OSError:                      # another process won the race: its copy is complete
             if not (dest/'val').is_dir(): raise

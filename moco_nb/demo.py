@@ -54,7 +54,7 @@ def pretrain_argv(args, epochs, amp=None):
     argv = ['--dataset', 'cifar10-subset', '-a', args.arch, '--width', str(args.width), '--stem-stride', str(args.stem_stride),
             '-b', str(args.batch_size), '--lr', str(args.lr), '--moco-k', str(args.moco_k), '--symmetric', '--min-crop-scale', str(args.min_crop_scale),
             '--epochs', str(epochs), '--seed', str(args.seed), '-j', str(args.workers), '--output-dir', str(args.output_dir),
-            '--max-minutes', str(args.minutes), '--channels-last', '--print-freq', '5']
+            '--max-minutes', str(args.minutes), '--channels-last', '--print-freq', '5', '--overwrite']   # the demo's folder is its own
     if amp: argv += ['--amp', amp]
     if args.knn_every: argv += ['--knn-every', str(args.knn_every)]
     if args.train_limit: argv += ['--train-limit', str(args.train_limit)]

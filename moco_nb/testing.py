@@ -7,7 +7,7 @@ __all__ = ['spawn_gloo', 'failing_worker', 'shuffle_check_worker', 'algorithm1_r
            'algorithm1_check_variants']
 
 # %% ../nbs/14_testing.ipynb #0fdd9c68
-import copy, datetime, os
+import copy, datetime, os, signal
 from functools import partial
 import torch
 import torch.distributed as dist
@@ -35,8 +35,10 @@ def spawn_gloo(fn, world_size, *args, timeout=300, retries=3):
             if 'EADDRINUSE' not in str(e) or attempt + 1 == retries: raise     # port taken meanwhile: another
 
 def failing_worker(rank, world_size, error=KeyError):
-    "Raise `error('rank R refuses')` on the last rank while the others wait in a collective (tests the error reports of `spawn`)."
-    if rank == world_size - 1: raise error(f'rank {rank} refuses')
+    "Raise `error('rank R refuses')` on the last rank (with `error=None`: SIGKILL it) while the others wait in a collective (tests the error reports of `spawn`)."
+    if rank == world_size - 1:
+        if error is None: os.kill(os.getpid(), signal.SIGKILL)
+        raise error(f'rank {rank} refuses')
     dist.barrier()
 
 # %% ../nbs/14_testing.ipynb #4cfba057
