@@ -172,14 +172,16 @@ def stop_signal():
 
 @contextmanager
 def stop_signals(handler=None):
-    "Within the block, SIGTERM, SIGUSR1 and SIGINT do not end the process: they are recorded for `stop_signal` (or passed to `handler`)."
+    "Within the block, SIGTERM, SIGUSR1 and SIGINT do not end the process: they are recorded for `stop_signal` (or passed to `handler`). Blocks nest; the outermost starts with no signal recorded."
     if threading.current_thread() is not threading.main_thread(): yield; return     # Python handles signals in the main thread only
-    _stop.clear()
+    if not _stop.get('depth'): _stop.clear()
+    _stop['depth'] = _stop.get('depth', 0) + 1
     def record(signum, frame): _stop.setdefault('signal', signal.Signals(signum))
     old = {s: signal.signal(s, handler or record) for s in STOP_SIGNALS}
     try: yield
     finally:
         for s, h in old.items(): signal.signal(s, h)
+        _stop['depth'] -= 1
 
 def _stoppable(fn, *args):
     "`fn(*args)` with `stop_signals` active: the worker of a run that stops cleanly when asked to."

@@ -32,7 +32,7 @@ from .schedule import adjust_learning_rate
 from .knn import knn_monitor
 from .checkpoint import load_checkpoint, newest_checkpoint, plain_args, save_checkpoint, strip_ddp_prefix
 from .launch import (CSVLogger, UsageError, add_launch_args, errors_as_one_line, given_flags, launch, lock_folder,
-                            procs_per_node, seed_all, setup_process, split_per_process, stop_signal, world_size_of)
+                            procs_per_node, seed_all, setup_process, split_per_process, stop_signal, stop_signals, world_size_of)
 
 # %% ../nbs/09_pretrain.ipynb #5d6434de
 def get_parser():
@@ -443,14 +443,18 @@ def main_worker(local_rank, args):
 def main(argv=None):
     "moco-pretrain: parse and check the arguments, then run `main_worker` in every process; returns process 0's summary."
     cli = argv is None
-    with errors_as_one_line('moco-pretrain', once=True):      # under torchrun every process finds these alike
-        args = check_args(parse_args(sys.argv[1:] if cli else list(argv)))
-    with errors_as_one_line('moco-pretrain'), (lock_folder(args.output_dir) if int(os.environ.get('RANK', 0)) == 0 else nullcontext()) as out:
-        if out:                                                # process 0 holds the folder: one run at a time
-            for f in out.glob('.checkpoint_*.tmp'): f.unlink()   # what saves killed mid-way left behind
-            if args.overwrite:
-                for f in [f for pattern in RUN_FILES for f in out.glob(pattern)]: f.unlink()
-        res = launch(main_worker, args, stoppable=True)
+    with stop_signals():                                       # from here on a stop signal is answered, not fatal
+        with errors_as_one_line('moco-pretrain', once=True):  # under torchrun every process finds these alike
+            args = check_args(parse_args(sys.argv[1:] if cli else list(argv)))
+        if stop_signal():                                     # asked to stop before anything was trained: nothing to save
+            print(f"moco-pretrain: stopped by {stop_signal().name} before training started", file=sys.stderr, flush=True)
+            sys.exit(128 + stop_signal().value)
+        with errors_as_one_line('moco-pretrain'), (lock_folder(args.output_dir) if int(os.environ.get('RANK', 0)) == 0 else nullcontext()) as out:
+            if out:                                            # process 0 holds the folder: one run at a time
+                for f in out.glob('.checkpoint_*.tmp'): f.unlink()   # what saves killed mid-way left behind
+                if args.overwrite:
+                    for f in [f for pattern in RUN_FILES for f in out.glob(pattern)]: f.unlink()
+            res = launch(main_worker, args, stoppable=True)
     why = (res or {}).get('stopped_by', '')
     if why.startswith('SIG'):                               # preempted or interrupted: one line, and the signal's exit status
         if res.get('checkpoint'):

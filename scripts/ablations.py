@@ -39,7 +39,7 @@ def command(name, args, extra):
     "The moco-pretrain command line of variant `name`."
     cmd = [sys.executable, '-m', 'moco_nb.pretrain', *BASE, *VARIANTS[name], '--epochs', str(args.epochs),
            '--knn-every', str(args.knn_every), '--save-every', str(args.epochs), '-j', str(args.workers),
-           '--output-dir', str(Path(args.out)/name)]
+           '--output-dir', str(Path(args.out)/name), '--overwrite']            # a rerun replaces the variant's old run
     if args.max_minutes is not None: cmd += ['--max-minutes', str(args.max_minutes)]
     return cmd + extra
 
