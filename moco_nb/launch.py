@@ -193,6 +193,8 @@ def spawn(fn, nprocs, *args):
     if not _importable(fn):
         raise ValueError(f"spawn: the worker {name} must be importable by the new processes: define it at the top "
                          "level of a module (in a notebook: export it), not in a notebook's or an interactive session's __main__, as a lambda or as a closure")
+    quiet = 'ignore:resource_tracker:UserWarning'      # the tracker's "leaked semaphore" note after a process was killed: noise
+    os.environ['PYTHONWARNINGS'] = ','.join(w for w in (os.environ.get('PYTHONWARNINGS'), quiet) if w and quiet not in w) or quiet
     with tempfile.TemporaryDirectory(prefix='moco-spawn-') as out_dir:
         ctx = mp.start_processes(_spawned, args=(fn, args, out_dir), nprocs=nprocs, join=False, start_method='spawn')
         def forward(signum, frame):                        # a scheduler may signal this process only: pass it on
