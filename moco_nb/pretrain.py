@@ -417,9 +417,10 @@ def main_worker(local_rank, args):
         lr = adjust_learning_rate(optimizer, epoch, args.lr, args.epochs, args.schedule, args.cos)
         res = train_one_epoch(net, loader, optimizer, scaler, device, epoch, args, start=skip, stop_at=stop_at, carry=carry)
         stopped = res['stopped'] or (should_stop(stop_at, device) if epoch + 1 < args.epochs else None)
-        skip, carry, last = 0, None, stopped or epoch + 1 == args.epochs
+        final = stopped == '--max-minutes' or epoch + 1 == args.epochs     # the run ends here (a stop signal only pauses it)
+        skip, carry, last = 0, None, final or stopped
         knn = None
-        if bank_ds is not None and ((epoch + 1) % args.knn_every == 0 or last):
+        if bank_ds is not None and ((epoch + 1) % args.knn_every == 0 or final):
             knn = knn_monitor(model.encoder_q, bank_ds, query_ds, num_classes, args.knn_k, args.knn_t, device, max(args.batch_size, 64), args.workers)
         summary.update(epoch=epoch + (0 if res['stopped'] else 1), loss=res['loss'], acc1=res['acc1'], acc5=res['acc5'],
                        knn_top1=round(knn, 4) if knn is not None else summary['knn_top1'], images_seen=summary['images_seen'] + res['images'])
