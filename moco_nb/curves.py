@@ -91,15 +91,15 @@ def age_similarity(queue, ages):
     A = int(ages.max()) + 1
     return torch.stack([torch.stack([sim[ages == a][:, ages == b].nanmean() for b in range(A)]) for a in range(A)])
 
-def plot_queue(ckpt):
-    "The queue's age by slot (the ring buffer) and the mean similarity of keys by the ages of both."
+def plot_queue(ckpt, vlim=0.05):
+    "The queue's age by slot (the ring buffer) and the mean similarity of keys by the ages of both, on a fixed colour scale of +-`vlim`."
     queue, ages = queue_ages(ckpt)
     S = age_similarity(queue, ages)
     fig, axs = plt.subplots(1, 2, figsize=(7.5, 2.8))
     axs[0].plot(ages.numpy(), lw=1)
     axs[0].set_xlabel('queue slot', fontsize=8); axs[0].set_ylabel('age (steps)', fontsize=8)
     axs[0].set_title('age of every slot: newest just before the pointer', fontsize=8)
-    im = axs[1].imshow(S.numpy(), cmap='viridis')
+    im = axs[1].imshow(S.numpy(), cmap='coolwarm', vmin=-vlim, vmax=vlim)   # fixed: a flat matrix looks flat
     axs[1].set_xlabel('age of key b (steps)', fontsize=8); axs[1].set_ylabel('age of key a (steps)', fontsize=8)
     axs[1].set_title('mean similarity of keys a, b', fontsize=8)
     fig.colorbar(im, ax=axs[1], fraction=0.046)
