@@ -106,7 +106,8 @@ def plot_retrieval(retriever, results, size=1.0):
             ax.imshow(R.bank_images[j][0])
             ax.set_title(f'{R.classes[yj]}\n{s:.2f}', fontsize=7, color='black' if yj == y else 'red')
             _frame(ax, 'lightgray' if yj == y else 'red', 0.5 if yj == y else 2.5)
-        row[0].set_ylabel(f"{r['name']}\n{right}/{k} right", fontsize=7, rotation=0, ha='right', va='center')
+        label = r['name'] if r['layer'] == 'backbone' else f"{r['name']} ({r['layer']})"    # head rows say so
+        row[0].set_ylabel(f"{label}\n{right}/{k} right", fontsize=7, rotation=0, ha='right', va='center')
     fig.tight_layout(pad=0.3)
     return fig
 
