@@ -27,8 +27,9 @@ demo: setup          ## pretrain on the embedded CIFAR-10 subset (~10 CPU minute
 test: setup browser  ## run every notebook's tests (nbdev-test) and print "N passed, M failed"
 	scripts/test
 
-readme: setup        ## README.md is generated from nbs/index.ipynb (Quarto is not needed)
+readme: setup        ## README.md is generated from nbs/index.ipynb (Quarto is not needed); its links are relative to nbs/, README's to the root
 	$(BIN)/jupyter nbconvert --log-level WARN --to markdown nbs/index.ipynb --output-dir . --output README
+	sed -i -e 's#](images/#](nbs/images/#g' -e 's#](\.\./#](#g' README.md
 
 lab: setup           ## open the notebooks in JupyterLab
 	$(BIN)/jupyter lab nbs
