@@ -123,16 +123,19 @@ def free_port():
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
 
-def _worker_name(fn):
-    "`module.qualname` of `fn` (of the function inside a `functools.partial`; of the class of a callable object)."
+def _target(fn):
+    "What pickling `fn` refers to by name: the function inside a `functools.partial`, the class of a callable object."
     while isinstance(fn, functools.partial): fn = fn.func
-    target = fn if hasattr(fn, '__qualname__') else type(fn)
+    return fn if hasattr(fn, '__qualname__') else type(fn)
+
+def _worker_name(fn):
+    "`module.qualname` of `fn`'s target."
+    target = _target(fn)
     return f"{getattr(target, '__module__', None)}.{target.__qualname__}"
 
 def _importable(fn):
     "Whether a new process finds `fn` by importing its module and looking up its name (what pickling it there needs)."
-    while isinstance(fn, functools.partial): fn = fn.func
-    target = fn if hasattr(fn, '__qualname__') else type(fn)
+    target = _target(fn)
     mod = sys.modules.get(getattr(target, '__module__', None))
     if mod is None or (mod.__name__ == '__main__' and not getattr(mod, '__file__', None)): return False   # an interactive session
     obj = mod
