@@ -1,65 +1,69 @@
-"""The paper's ablations at small scale: one `moco-pretrain` run per variant on the embedded CIFAR-10 subset.
+"""The paper's ablations at small scale: `moco-pretrain` runs on the embedded CIFAR-10 subset, two seeds per variant.
 
-Every variant changes one thing of the base run: a CIFAR-stem ResNet-10 on 2,560 training images (256 per class),
-batch 128, 8 epochs, cosine lr 0.06, shuffle BN over 8 SplitBatchNorm groups, momentum m = 0.99, queue K = 4096,
-tau = 0.1, bf16, seed 0, with the kNN monitor on 1,000 test images every 2 epochs. The variants are:
-  - shuffle BN off (--no-shuffle-bn): the model may cheat through the BatchNorm statistics;
-  - momentum m in {0, 0.9, 0.999} (and the base 0.99);
-  - queue size K in {512, 1024, 16384} (and the base 4096).
-Each run writes OUT/NAME/log.csv (loss, pretext Acc@1, similarities, kNN) and OUT/NAME/logit_hist.csv. Its checkpoints
-are deleted unless --keep-checkpoints. OUT/summary.csv gets a row per run, keeping the rows of variants not rerun,
-and each run prints a JSON line. The figures, with the paper's numbers beside them, are in nbs/13_ablations.ipynb.
+Every variant changes one thing of a base run that stays healthy (its loss falls, its negatives spread out): a CIFAR-stem
+ResNet-10 of width 32 with a stride-2 stem, all 10,000 training images, batch 64 (156 steps an epoch), 12 epochs
+(1,872 steps), cosine lr 0.03, SplitBatchNorm in 2 groups of 32 with the key batch shuffled across them, m = 0.99,
+K = 1,024 (the keys of 16 steps, a tenth of an epoch, so an image rarely meets its own older key as a negative),
+tau = 0.1, crops of 20-100% of the image, --amp auto; the kNN monitor (k=200, all 2,000 test images) every 3 epochs.
+Groups of variants:
+  paper:  shuffle BN off (--no-shuffle-bn); the momentum m in {0, 0.9, 0.999} (the base has 0.99).
+  v2:     MoCo v2's changes one at a time, from the v1 recipe (linear head, tau 0.07, v1 augmentation, lr / 10 after
+          epochs 7 and 10): the MLP head with tau 0.2, aug+ (blur scaled to 32 px), both, and all of v2 (with cosine).
+The 1,872 steps are long enough for the key encoder to move at m = 0.999: 0.999^1872 = 15% of its initial weights remain.
+Each run writes OUT/NAME/seedS/log.csv (loss, pretext Acc@1/5, similarities, kNN) and logit_hist.csv; checkpoints are
+deleted unless --keep-checkpoints. OUT/summary.csv gets a row per (variant, seed), keeping rows not rerun, and each run
+prints a JSON line. The figures, with the paper's numbers beside them, are in nbs/13_ablations.ipynb.
 
-Budget: the committed results/ablations were made with the defaults, one run at a time, on a 2-core CPU (Zen 4)
-that was busy with other work. Each run took 4 to 9 minutes; all 8 take under an hour.
-To go bigger, pass moco-pretrain flags after `--`; they override the defaults. For example, the whole subset at the
-preset's batch size: `--epochs 40 -- -b 512 --train-limit 10000 --val-limit 2000`. That is about 40 minutes per run
-on such a CPU, or about a minute on a GPU.
+Budget: one run is about 3 minutes on a 2-core Zen 5 CPU (bf16); the 20 runs about an hour. To go bigger, pass
+moco-pretrain flags after `--`; they override the defaults, e.g. `-- -a resnet18 --width 64 --stem-stride 1`.
 
-Usage: python scripts/ablations.py [--epochs 8] [--parallel 1] [--workers 1] [--only base m0 ...] [--out results/ablations]
-       [--max-minutes X] [--dry-run] [-- extra moco-pretrain flags]
+Usage: python scripts/ablations.py [--group paper v2] [--only NAME ...] [--seeds 0 1] [--epochs 12] [--parallel 1]
+       [--workers 1] [--out results/ablations] [--max-minutes X] [--dry-run] [-- extra moco-pretrain flags]
 """
 import argparse, csv, json, os, subprocess, sys, time
 from pathlib import Path
 
-VARIANTS = {
-    'base': [],
-    'no_shuffle_bn': ['--no-shuffle-bn'],
-    'm0': ['--moco-m', '0'],
-    'm0.9': ['--moco-m', '0.9'],
-    'm0.999': ['--moco-m', '0.999'],
-    'K512': ['--moco-k', '512'],
-    'K1024': ['--moco-k', '1024'],
-    'K16384': ['--moco-k', '16384'],
+V1 = ['--moco-t', '0.07', '--no-cos', '--schedule', '7', '10', '--augmentation', 'v1']
+GROUPS = {
+    'paper': {'base': [], 'no_shuffle_bn': ['--no-shuffle-bn'],
+              'm0': ['--moco-m', '0'], 'm0.9': ['--moco-m', '0.9'], 'm0.999': ['--moco-m', '0.999']},
+    'v2': {'v1': V1,
+           'v1+mlp': [*V1, '--mlp', '--moco-t', '0.2'],
+           'v1+aug+': [*V1, '--augmentation', 'aug+'],
+           'v1+mlp+aug+': [*V1, '--mlp', '--moco-t', '0.2', '--augmentation', 'aug+'],
+           'v2': [*V1, '--mlp', '--moco-t', '0.2', '--augmentation', 'aug+', '--cos']},
 }
-BASE = ['--dataset', 'cifar10-subset', '-a', 'resnet10', '--amp', 'bf16', '--channels-last', '--seed', '0',
-        '-b', '128', '--train-limit', '2560', '--val-limit', '1000']
+VARIANTS = {name: flags for group in GROUPS.values() for name, flags in group.items()}   # later flags win in argparse
+BASE = ['--dataset', 'cifar10-subset', '-a', 'resnet10', '--width', '32', '--stem-stride', '2', '-b', '64',
+        '--bn-splits', '2', '--lr', '0.03', '--moco-k', '1024', '--min-crop-scale', '0.2', '--amp', 'auto', '--channels-last']
 
-def command(name, args, extra):
-    "The moco-pretrain command line of variant `name`."
-    cmd = [sys.executable, '-m', 'moco_nb.pretrain', *BASE, *VARIANTS[name], '--epochs', str(args.epochs),
+def command(name, seed, args, extra):
+    "The moco-pretrain command line of variant `name` with `seed`."
+    cmd = [sys.executable, '-m', 'moco_nb.pretrain', *BASE, *VARIANTS[name], '--seed', str(seed), '--epochs', str(args.epochs),
            '--knn-every', str(args.knn_every), '--save-every', str(args.epochs), '-j', str(args.workers),
-           '--output-dir', str(Path(args.out)/name), '--overwrite']            # a rerun replaces the variant's old run
+           '--output-dir', str(Path(args.out)/name/f'seed{seed}'), '--overwrite']     # a rerun replaces the old run
     if args.max_minutes is not None: cmd += ['--max-minutes', str(args.max_minutes)]
     return cmd + extra
 
-def summarize(name, out, minutes, returncode):
+def summarize(name, seed, out, minutes, returncode):
     "One summary row from a finished run's log.csv."
     rows = list(csv.DictReader(open(out/'log.csv'))) if (out/'log.csv').exists() else []
     knn = [float(r['knn_top1']) for r in rows if r['knn_top1']]
     last = rows[-1] if rows else {}
-    return dict(name=name, flags=' '.join(VARIANTS[name]) or '(base)', returncode=returncode, epochs=len(rows),
+    return dict(name=name, seed=seed, flags=' '.join(VARIANTS[name]) or '(base)', returncode=returncode, epochs=len(rows),
                 knn_top1=knn[-1] if knn else None, best_knn_top1=max(knn) if knn else None,
                 acc1=float(last['acc1']) if last else None, loss=float(last['loss']) if last else None,
                 minutes=round(minutes, 2))
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--epochs', type=int, default=8)
-    p.add_argument('--knn-every', type=int, default=2)
+    p.add_argument('--group', nargs='+', choices=list(GROUPS), default=list(GROUPS))
+    p.add_argument('--only', nargs='+', choices=list(VARIANTS), help='these variants (default: those of --group)')
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
+    p.add_argument('--epochs', type=int, default=12)
+    p.add_argument('--knn-every', type=int, default=3)
     p.add_argument('--parallel', type=int, default=1, help='runs at a time (on one GPU, several fit side by side)')
     p.add_argument('--workers', type=int, default=1, help='data loading workers per run')
-    p.add_argument('--only', nargs='+', choices=list(VARIANTS), default=list(VARIANTS))
     p.add_argument('--out', default='results/ablations')
     p.add_argument('--max-minutes', type=float, default=None, help='passed to each run (stops cleanly, with its logs)')
     p.add_argument('--keep-checkpoints', action='store_true')
@@ -67,7 +71,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     extra = argv[argv.index('--') + 1:] if '--' in argv else []
     args = p.parse_args(argv[:argv.index('--')] if '--' in argv else argv)
-    cmds = {name: command(name, args, extra) for name in args.only}
+    names = args.only or [n for g in args.group for n in GROUPS[g]]
+    cmds = {(n, s): command(n, s, args, extra) for n in names for s in args.seeds}
     if args.dry_run:
         for c in cmds.values(): print(' '.join(c[1:]))
         return
@@ -76,27 +81,28 @@ def main(argv=None):
     pending, running, rows = list(cmds), {}, []
     while pending or running:
         while pending and len(running) < args.parallel:
-            name = pending.pop(0)
-            (out/name).mkdir(parents=True, exist_ok=True)
-            log = open(out/name/'stdout.txt', 'w')
-            running[name] = (subprocess.Popen(cmds[name], stdout=log, stderr=subprocess.STDOUT, env=env), time.time(), log)
-            print(f"started {name}: {' '.join(cmds[name][1:])}", file=sys.stderr, flush=True)
+            key = pending.pop(0); folder = out/key[0]/f'seed{key[1]}'
+            folder.mkdir(parents=True, exist_ok=True)
+            log = open(folder/'stdout.txt', 'w')
+            running[key] = (subprocess.Popen(cmds[key], stdout=log, stderr=subprocess.STDOUT, env=env), time.time(), log)
+            print(f"started {key[0]} seed {key[1]}: {' '.join(cmds[key][1:])}", file=sys.stderr, flush=True)
         time.sleep(1)
-        for name, (proc, t0, log) in list(running.items()):
+        for key, (proc, t0, log) in list(running.items()):
             if proc.poll() is None: continue
-            log.close(); del running[name]
+            log.close(); del running[key]
+            folder = out/key[0]/f'seed{key[1]}'
             if not args.keep_checkpoints:
-                for ck in (out/name).glob('checkpoint_*.pth.tar'): ck.unlink()
-            row = summarize(name, out/name, (time.time() - t0) / 60, proc.returncode)
+                for ck in folder.glob('checkpoint_*.pth.tar'): ck.unlink()
+            row = summarize(*key, folder, (time.time() - t0) / 60, proc.returncode)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    if (out/'summary.csv').exists():                      # keep the rows of variants not run this time
-        done = {r['name'] for r in rows}
-        rows += [r for r in csv.DictReader(open(out/'summary.csv')) if r['name'] not in done]
-    rows.sort(key=lambda r: list(VARIANTS).index(r['name']))
+    if (out/'summary.csv').exists():                      # keep the rows of runs not rerun this time
+        done = {(r['name'], str(r['seed'])) for r in rows}
+        rows += [r for r in csv.DictReader(open(out/'summary.csv')) if (r['name'], r['seed']) not in done and r['name'] in VARIANTS]
+    rows.sort(key=lambda r: (list(VARIANTS).index(r['name']), int(r['seed'])))
     with open(out/'summary.csv', 'w', newline='') as f:
         w = csv.DictWriter(f, list(rows[0])); w.writeheader(); w.writerows(rows)
-    failed = [r['name'] for r in rows if r['returncode'] != 0]
-    if failed: sys.exit(f"failed runs: {', '.join(failed)} (see {out}/NAME/stdout.txt)")
+    failed = [f"{r['name']} seed {r['seed']}" for r in rows if str(r['returncode']) != '0']
+    if failed: sys.exit(f"failed runs: {', '.join(failed)} (see {out}/NAME/seedS/stdout.txt)")
 
 if __name__ == '__main__': main()
