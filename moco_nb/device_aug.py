@@ -288,24 +288,27 @@ class BytesDataset(Dataset):
 
 # %% ../nbs/01a_device_aug.ipynb #33c82e04
 class DevicePrefetcher:
-    "Batches `[[q, k], labels]` of `loader` (a DataLoader with `BytesDataset.collate`), decoded and augmented on `device`; on CUDA one batch ahead."
-    def __init__(self, loader, augment, device='cpu'):
-        self.loader, self.augment, self.device = loader, augment, torch.device(device)
+    "Batches `[[q, k], labels]` of `loader` (a DataLoader with `BytesDataset.collate`), decoded and augmented on `device`; on CUDA one batch ahead. With `seeds` (an iterable of ints, one per batch), batch n's views are drawn from a generator seeded by the n-th."
+    def __init__(self, loader, augment, device='cpu', seeds=None):
+        self.loader, self.augment, self.device, self.seeds = loader, augment, torch.device(device), seeds
 
     def __len__(self): return len(self.loader)
 
-    def _views(self, batch):
+    def _views(self, batch, seed):
         data, labels, names = batch
-        return [self.augment.two_views(decode_batch(data, self.device, names)), labels]
+        g = None if seed is None else torch.Generator().manual_seed(seed)
+        return [self.augment.two_views(decode_batch(data, self.device, names), g), labels]
 
     def __iter__(self):
+        seeds = iter(self.seeds) if self.seeds is not None else None
+        batches = ((b, None if seeds is None else next(seeds)) for b in self.loader)
         if self.device.type != 'cuda':                                  # nothing to overlap with: in order
-            for batch in self.loader: yield self._views(batch)
+            for batch, seed in batches: yield self._views(batch, seed)
             return
         side, ahead = torch.cuda.Stream(self.device), None
-        for batch in self.loader:
+        for batch, seed in batches:
             with torch.cuda.stream(side):                               # queue batch n+1 before handing over batch n
-                views, done = self._views(batch), torch.cuda.Event()
+                views, done = self._views(batch, seed), torch.cuda.Event()
                 done.record(side)
             if ahead is not None: yield self._hand_over(*ahead)
             ahead = views, done

@@ -11,7 +11,7 @@ __all__ = ['AUGMENTATIONS', 'PRESETS', 'HIST_EDGES', 'ONE_PROCESS_BN_SPLITS', 'R
            'main_worker', 'main']
 
 # %% ../nbs/09_pretrain.ipynb #0a9bce0e
-import argparse, copy, math, os, random, signal, sys, time
+import argparse, copy, itertools, math, os, random, signal, sys, time
 from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 from .data import DataError, balanced_subset, get_dataset, one_line
+from .device_aug import BatchAugment, BytesDataset, DevicePrefetcher
 from .augment import (CIFAR_MEAN, CIFAR_STD, TwoCropsTransform, cifar_moco_transform, eval_transform,
                              moco_v1_transform, moco_v2_transform)
 from .queue import check_queue_size
@@ -65,6 +66,8 @@ def get_parser():
     x.add_argument('--stem-stride', type=int, default=1, metavar='S', help='stride of the CIFAR stem (default: 1; 2 halves every feature map, about 4x less compute)')
     x.add_argument('--augmentation', choices=AUGMENTATIONS, default=None, help="the views' recipe: v1, aug+ (v2's, its blur scaled to "
                    "--image-size) or cifar (the CIFAR-10 demo's); default: aug+ with --aug-plus, cifar with a CIFAR-10 --dataset, else v1")
+    x.add_argument('--device-aug', action='store_true', help='loader workers only read the files; the training device decodes them '
+                   '(nvjpeg on a GPU) and makes the views (moco_nb.device_aug: the same recipes, drawn per image)')
     x.add_argument('--min-crop-scale', type=float, default=None, metavar='S', help="smallest crop, as a fraction of the image's area "
                    "(default: the recipe's own, 0.2 for the ImageNet recipes, 0.08 for the CIFAR-10 demo's)")
     x.add_argument('--image-size', type=int, default=224, metavar='PX', help='crop size of the augmentations (default: 224)')
@@ -122,11 +125,11 @@ def check_data_folder(root):
     if not any(d.is_dir() for d in train.iterdir()): raise DataError(f"no class folders in {train} (expected {train}/<class>/<image>)")
 
 def build_datasets(args):
-    "(train set of image pairs, kNN bank or None, kNN queries or None, number of classes) for `args`."
+    "(train set of image pairs (with --device-aug: of undecoded images), kNN bank or None, kNN queries or None, number of classes) for `args`."
     name = args.dataset or args.data
     root = args.data if args.dataset == 'cifar10' else None            # full CIFAR-10 downloads into DIR
     aug, plain = _transforms(args)
-    train = get_dataset(name, 'train', TwoCropsTransform(aug), root=root)
+    train = get_dataset(name, 'train', None if args.device_aug else TwoCropsTransform(aug), root=root)
     num_classes = len(train.classes)
     train = balanced_subset(train, args.train_limit)
     bank = queries = None
@@ -134,6 +137,7 @@ def build_datasets(args):
         bank = get_dataset(name, 'train', plain, root=root)
         if isinstance(train, Subset): bank = Subset(bank, train.indices)
         queries = balanced_subset(get_dataset(name, 'val', plain, root=root), args.val_limit)
+    if args.device_aug: train = BytesDataset(train)                     # file bytes (or array images) and labels only
     return train, bank, queries, num_classes
 
 # %% ../nbs/09_pretrain.ipynb #d8aef49f
@@ -293,7 +297,8 @@ def build_loader(train_ds, args, device):
     if len(sampler) < args.batch_size:
         raise UsageError(f"{len(train_ds)} training images are fewer than one batch ({args.batch_size} per process x {args.world_size})")
     loader = DataLoader(EpochSeeded(train_ds, args.seed), batch_size=args.batch_size, sampler=EpochSampler(sampler),
-                        num_workers=args.workers, pin_memory=device.type == 'cuda', drop_last=True, persistent_workers=args.workers > 0)
+                        num_workers=args.workers, pin_memory=device.type == 'cuda', drop_last=True, persistent_workers=args.workers > 0,
+                        collate_fn=BytesDataset.collate if args.device_aug else None)
     return loader, sampler
 
 # %% ../nbs/09_pretrain.ipynb #3d56f842
@@ -418,6 +423,7 @@ def main_worker(local_rank, args):
     train_ds, bank_ds, query_ds, num_classes = build_datasets(args)
     if args.knn_every and bank_ds is None and rank0: print(f"note: no {args.data}/val folder, so the kNN monitor is off", file=sys.stderr)
     loader, sampler = build_loader(train_ds, args, device)
+    views = BatchAugment(_transforms(args)[0]) if args.device_aug else None   # the same recipe, on the device
 
     out = Path(args.output_dir)
     logger = CSVLogger(out/'log.csv', LOG_FIELDS, append=bool(args.resume)) if rank0 else None   # a new run starts a new log
@@ -430,7 +436,9 @@ def main_worker(local_rank, args):
         sampler.set_epoch(epoch)
         loader.sampler.skip = skip * args.batch_size
         lr = adjust_learning_rate(optimizer, epoch, args.lr, args.epochs, args.schedule, args.cos)
-        res = train_one_epoch(net, loader, optimizer, scaler, device, epoch, args, start=skip, stop_at=stop_at, carry=carry)
+        batches = loader if views is None else DevicePrefetcher(loader, views, device, seeds=None if args.seed is None else
+                                                                (derive_seed(args.seed, epoch, s, get_rank(), 1) for s in itertools.count(skip)))
+        res = train_one_epoch(net, batches, optimizer, scaler, device, epoch, args, start=skip, stop_at=stop_at, carry=carry)
         stopped = res['stopped'] or (should_stop(stop_at, device) if epoch + 1 < args.epochs else None)
         final = stopped == '--max-minutes' or epoch + 1 == args.epochs     # the run ends here (a stop signal only pauses it)
         skip, carry, last = 0, None, final or stopped

@@ -86,7 +86,7 @@ class Retriever:
 def _frame(ax, color, width):
     for s in ax.spines.values(): s.set_edgecolor(color); s.set_linewidth(width); s.set_visible(True)
 
-def plot_retrieval(retriever, results, size=1.0):
+def plot_retrieval(retriever, results, size=1.15):
     "The retrieval grid of `results` (outputs of `Retriever.search`, one per encoder, for the same queries); returns the figure."
     R = retriever
     k = results[0]['idx'].shape[1]
@@ -97,17 +97,17 @@ def plot_retrieval(retriever, results, size=1.0):
         y = int(R.query_labels[q])
         for ax in row: ax.set_xticks([]); ax.set_yticks([])
         row[0].imshow(R.query_images[q][0])
-        row[0].set_title(f'query {q}\n{R.classes[y]}', fontsize=7)
+        row[0].set_title(f'query {q}\n{R.classes[y]}', fontsize=9)
         _frame(row[0], 'black', 2)
         right = 0
         for ax, j, s in zip(row[1:], r['idx'][i].tolist(), r['sims'][i].tolist()):
             yj = int(R.bank_labels[j])
             right += yj == y
             ax.imshow(R.bank_images[j][0])
-            ax.set_title(f'{R.classes[yj]}\n{s:.2f}', fontsize=7, color='black' if yj == y else 'red')
+            ax.set_title(f'{R.classes[yj]}\n{s:.2f}', fontsize=9, color='black' if yj == y else 'red')
             _frame(ax, 'lightgray' if yj == y else 'red', 0.5 if yj == y else 2.5)
         label = r['name'] if r['layer'] == 'backbone' else f"{r['name']} ({r['layer']})"    # head rows say so
-        row[0].set_ylabel(f"{label}\n{right}/{k} right", fontsize=7, rotation=0, ha='right', va='center')
+        row[0].set_ylabel(f"{label}\n{right}/{k} right", fontsize=9, rotation=0, ha='right', va='center')
     fig.tight_layout(pad=0.3)
     return fig
 
