@@ -31,16 +31,19 @@ _PANELS = [('loss', 'InfoNCE loss'), ('acc1', 'pretext Acc@1 (%)'), ('knn_top1',
            ('img_per_s', 'images / s')]
 
 def plot_runs(logs, panels=None, size=(2.6, 2.1)):
-    "One panel per column of `panels` (default: loss, pretext Acc@1, kNN, lr, img/s) against epoch, a line per run; `logs` maps a name to a `log.csv` path or a `read_log` dict."
+    "One panel per column of `panels` (default: loss, pretext Acc@1, kNN, lr, img/s) against epoch, a line per run; `logs` maps a name to a `log.csv` path or a `read_log` dict, or to a list of them (the seeds of one variant: one colour, a line style each)."
     panels = panels or [p for p, _ in _PANELS]
     titles = dict(_PANELS, pos_sim='mean positive similarity', neg_sim='mean negative similarity')
-    logs = {name: read_log(l) if isinstance(l, (str, Path)) else l for name, l in logs.items()}
-    panels = [p for p in panels if any(p in log for log in logs.values())]     # e.g. no kNN column at all
+    load = lambda l: read_log(l) if isinstance(l, (str, Path)) else l
+    logs = {name: [load(x) for x in l] if isinstance(l, list) else [load(l)] for name, l in logs.items()}
+    panels = [p for p in panels if any(p in log for runs in logs.values() for log in runs)]     # e.g. no kNN column at all
     fig, axs = plt.subplots(1, len(panels), figsize=(size[0] * len(panels), size[1]), squeeze=False)
     for ax, col in zip(axs[0], panels):
-        for name, log in logs.items():
-            ok = ~np.isnan(log[col])
-            ax.plot(log['epoch'][ok], log[col][ok], marker='o' if ok.sum() < len(ok) / 2 else None, ms=3, label=name)
+        for i, (name, runs) in enumerate(logs.items()):
+            for j, log in enumerate(runs):
+                ok = ~np.isnan(log[col])
+                ax.plot(log['epoch'][ok], log[col][ok], marker='o' if ok.sum() < len(ok) / 2 else None, ms=3, color=f'C{i % 10}',
+                        ls=('-', '--', ':', '-.')[j % 4], label=name if j == 0 else None)
         ax.set_title(titles.get(col, col), fontsize=9); ax.set_xlabel('epoch', fontsize=8); ax.tick_params(labelsize=7)
     if len(logs) > 1: axs[0][-1].legend(fontsize=7)
     fig.tight_layout()

@@ -90,15 +90,18 @@ def frozen_running_stats(net):
     finally:
         for m, s in zip(bns, saved): m.momentum = s
 
-def consistency(features, lags):
-    "`c(a)` for each lag `a`: the mean cosine similarity of each probe image's feature with its own `a` steps earlier; `features` is [steps, P, D], unit rows."
+def consistency(features, lags, now_from=0):
+    "`c(a)` for each lag `a`: the mean cosine similarity of each probe image's feature at steps t >= max(a, `now_from`) with its own at t - a; `features` is [steps, P, D], unit rows."
     f = features.float()
-    return [(f[a:] * f[:-a]).sum(-1).mean().item() if a < len(f) else math.nan for a in lags]
+    def c(a):
+        t0 = max(a, now_from)
+        return (f[t0:] * f[t0 - a:len(f) - a]).sum(-1).mean().item() if t0 < len(f) else math.nan
+    return [c(a) for a in lags]
 
 # %% ../nbs/13a_dictionaries.ipynb #8a7a449b
 def train(model, train_ds, bank_ds, query_ds, num_classes, epochs=8, batch_size=64, lr=0.03, wd=5e-4, seed=0,
-          knn_every=2, probe=None, workers=1, log=None):
-    "Train `model` (from `build`) on pairs of views from `train_ds`; returns its per-epoch rows and, with `probe`, the key features [steps, P, D]."
+          knn_every=2, probe=None, probe_lag=16, workers=1, log=None):
+    "Train `model` (from `build`) on pairs of views from `train_ds`; returns its per-epoch rows and, with `probe`, the key features [steps, P, D] (and each row has their `c(probe_lag)` over its epoch)."
     seed_all(seed)
     amp = native_bf16(torch.device('cpu'))
     model = model.to(memory_format=torch.channels_last)
@@ -121,7 +124,9 @@ def train(model, train_ds, bank_ds, query_ds, num_classes, epochs=8, batch_size=
             if probe is not None:
                 with torch.no_grad(), frozen_running_stats(keys), torch.autocast('cpu', torch.bfloat16, enabled=amp):
                     probed.append(F.normalize(keys(probe).float(), dim=1).half())
-        row = dict(epoch=epoch, loss=round(total / n, 4), knn_top1='', seconds=round(time.time() - t0, 1))
+        row = dict(epoch=epoch, loss=round(total / n, 4), knn_top1='', key_consistency='', seconds=round(time.time() - t0, 1))
+        if probe is not None:                                            # c(probe_lag) over this epoch's steps
+            row['key_consistency'] = round(consistency(torch.stack(probed[-(n + probe_lag):]), [probe_lag], now_from=probe_lag)[0], 5)
         if knn_every and ((epoch + 1) % knn_every == 0 or epoch + 1 == epochs):
             with torch.autocast('cpu', torch.bfloat16, enabled=amp):
                 row['knn_top1'] = round(knn_monitor(model.encoder_q, bank_ds, query_ds, num_classes), 2)
@@ -148,15 +153,14 @@ def run(name, seed, out, epochs=8, train_limit=None, val_limit=None, knn_every=2
     model = build(cfg['mechanism'], cfg['K'], len(train_ds), m=cfg['m'])
     probe = torch.stack([bank_ds[i][0] for i in range(probe_size)]) if name in PROBED else None
     folder = Path(out)/name/f'seed{seed}'
-    logger = CSVLogger(folder/'log.csv', ['epoch', 'loss', 'knn_top1', 'seconds'], append=False)
+    logger = CSVLogger(folder/'log.csv', ['epoch', 'loss', 'knn_top1', 'key_consistency', 'seconds'], append=False)
     t0 = time.time()
     rows, feats = train(model, train_ds, bank_ds, query_ds, 10, epochs, cfg['batch_size'], cfg['lr'], seed=seed,
-                        knn_every=knn_every, probe=probe, workers=workers, log=lambda r: logger.log(**r))
+                        knn_every=knn_every, probe=probe, probe_lag=cfg['K'] // cfg['batch_size'], workers=workers, log=lambda r: logger.log(**r))
     if feats is not None:
         with open(folder/'consistency.csv', 'w', newline='') as f:
-            w = csv.writer(f); w.writerow(['lag', 'similarity', 'similarity_last_epoch'])
-            last = feats[-(len(feats) // epochs):]
-            for a, c, c_last in zip(LAGS, consistency(feats, LAGS), consistency(last, LAGS)): w.writerow([a, round(c, 5), round(c_last, 5)])
+            w = csv.writer(f); w.writerow(['lag', 'similarity'])
+            for a, c in zip(LAGS, consistency(feats, LAGS, now_from=min(max(LAGS), len(feats) - 1))): w.writerow([a, round(c, 5)])
     knn = [r['knn_top1'] for r in rows if r['knn_top1'] != '']
     return dict(name=name, seed=seed, mechanism=cfg['mechanism'], K=cfg['K'], m=cfg['m'] if cfg['mechanism'] == 'moco' else '',
                 batch_size=cfg['batch_size'], lr=cfg['lr'], epochs=epochs, knn_top1=knn[-1] if knn else '',
