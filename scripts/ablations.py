@@ -14,9 +14,9 @@ Each run writes OUT/NAME/seedS/log.csv (loss, pretext Acc@1/5, similarities, kNN
 deleted unless --keep-checkpoints. OUT/summary.csv gets a row per (variant, seed), keeping rows not rerun, and each run
 prints a JSON line. The figures, with the paper's numbers beside them, are in nbs/13_ablations.ipynb.
 
-Budget: on the 2-core Zen 5 CPU this was built on, a run alone takes about 3 minutes (bf16; 770 img/s in the first
-epochs of a calibration run). The committed runs shared that machine with up to a dozen other jobs and took 10 to 30
-minutes each; the paper group has seeds 0 and 1 (m = 0: seed 0 only), the v2 group seed 0 only, for lack of time.
+Budget: on the 2-core Zen 5 CPU this was built on, a run alone takes about 3 minutes (bf16; the m = 0, seed 1
+run, made alone, took 3.3). The committed runs shared that machine with up to a dozen other jobs and took 10 to 30
+minutes each; the paper group has seeds 0 and 1, the v2 group seed 0 only, for lack of time.
 To go bigger, pass moco-pretrain flags after `--`; they override the defaults, e.g. `-- -a resnet18 --width 64 --stem-stride 1`.
 
 Usage: python scripts/ablations.py [--group paper v2] [--only NAME ...] [--seeds 0 1] [--epochs 12] [--parallel 1]
