@@ -196,10 +196,13 @@ def spawn(fn, nprocs, *args):
     if not _importable(fn):
         raise ValueError(f"spawn: the worker {name} must be importable by the new processes: define it at the top "
                          "level of a module (in a notebook: export it), not in a notebook's or an interactive session's __main__, as a lambda or as a closure")
-    quiet = 'ignore:resource_tracker:UserWarning'      # the tracker's "leaked semaphore" note after a process was killed: noise
-    os.environ['PYTHONWARNINGS'] = ','.join(w for w in (os.environ.get('PYTHONWARNINGS'), quiet) if w and quiet not in w) or quiet
+    quiet, old = 'ignore:resource_tracker:UserWarning', os.environ.get('PYTHONWARNINGS')   # the tracker's "leaked semaphore" note after a process was killed: noise
     with tempfile.TemporaryDirectory(prefix='moco-spawn-') as out_dir:
-        ctx = mp.start_processes(_spawned, args=(fn, args, out_dir), nprocs=nprocs, join=False, start_method='spawn')
+        os.environ['PYTHONWARNINGS'] = quiet if not old else old if quiet in old else f'{old},{quiet}'
+        try: ctx = mp.start_processes(_spawned, args=(fn, args, out_dir), nprocs=nprocs, join=False, start_method='spawn')
+        finally:                                           # the new processes (and the tracker) read it at start; this one keeps its own
+            if old is None: del os.environ['PYTHONWARNINGS']
+            else: os.environ['PYTHONWARNINGS'] = old
         def forward(signum, frame):                        # a scheduler may signal this process only: pass it on
             for p in ctx.processes:
                 if p.is_alive(): os.kill(p.pid, signum)

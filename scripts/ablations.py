@@ -12,7 +12,8 @@ Groups of variants:
 The 1,872 steps are long enough for the key encoder to move at m = 0.999: 0.999^1872 = 15% of its initial weights remain.
 Each run writes OUT/NAME/seedS/log.csv (loss, pretext Acc@1/5, similarities, kNN) and logit_hist.csv; checkpoints are
 deleted unless --keep-checkpoints. OUT/summary.csv gets a row per (variant, seed), keeping rows not rerun, and each run
-prints a JSON line. The figures, with the paper's numbers beside them, are in nbs/13_ablations.ipynb.
+prints a JSON line. A run whose folder another run holds is skipped, its files untouched, and named at the end.
+The figures, with the paper's numbers beside them, are in nbs/13_ablations.ipynb.
 
 Budget: on the 2-core Zen 5 CPU this was built on, a run alone takes about 3 minutes (bf16; the m = 0, seed 1
 run, made alone, took 3.3). The committed runs shared that machine with up to a dozen other jobs and took 10 to 30
@@ -24,6 +25,7 @@ Usage: python scripts/ablations.py [--group paper v2] [--only NAME ...] [--seeds
 """
 import argparse, csv, json, os, subprocess, sys, time
 from pathlib import Path
+from moco_nb.launch import UsageError, lock_folder
 
 V1 = ['--moco-t', '0.07', '--no-cos', '--schedule', '7', '10', '--augmentation', 'v1']
 GROUPS = {
@@ -80,11 +82,14 @@ def main(argv=None):
         return
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED='1')
-    pending, running, rows = list(cmds), {}, []
+    pending, running, rows, busy = list(cmds), {}, [], []
     while pending or running:
         while pending and len(running) < args.parallel:
             key = pending.pop(0); folder = out/key[0]/f'seed{key[1]}'
-            folder.mkdir(parents=True, exist_ok=True)
+            try:                                          # another runner's run there: leave its stdout.txt alone
+                with lock_folder(folder): pass
+            except UsageError as e:
+                print(f"skipped {key[0]} seed {key[1]}: {e}", file=sys.stderr, flush=True); busy.append(f"{key[0]} seed {key[1]}"); continue
             log = open(folder/'stdout.txt', 'w')
             running[key] = (subprocess.Popen(cmds[key], stdout=log, stderr=subprocess.STDOUT, env=env), time.time(), log)
             print(f"started {key[0]} seed {key[1]}: {' '.join(cmds[key][1:])}", file=sys.stderr, flush=True)
@@ -98,6 +103,7 @@ def main(argv=None):
             row = summarize(*key, folder, (time.time() - t0) / 60, proc.returncode)
             rows.append(row)
             print(json.dumps(row), flush=True)
+    if not rows: sys.exit(f"no run was made: {', '.join(busy)} in use by other runs")
     if (out/'summary.csv').exists():                      # keep the rows of runs not rerun this time
         done = {(r['name'], str(r['seed'])) for r in rows}
         rows += [r for r in csv.DictReader(open(out/'summary.csv')) if (r['name'], r['seed']) not in done and r['name'] in VARIANTS]
@@ -105,6 +111,7 @@ def main(argv=None):
     with open(out/'summary.csv', 'w', newline='') as f:
         w = csv.DictWriter(f, list(rows[0])); w.writeheader(); w.writerows(rows)
     failed = [f"{r['name']} seed {r['seed']}" for r in rows if str(r['returncode']) != '0']
+    failed += [f"{b} (in use, skipped)" for b in busy]
     if failed: sys.exit(f"failed runs: {', '.join(failed)} (see {out}/NAME/seedS/stdout.txt)")
 
 if __name__ == '__main__': main()
