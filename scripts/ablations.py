@@ -49,12 +49,12 @@ def command(name, seed, args, extra):
     if args.max_minutes is not None: cmd += ['--max-minutes', str(args.max_minutes)]
     return cmd + extra
 
-def summarize(name, seed, out, minutes, returncode):
-    "One summary row from a finished run's log.csv."
+def summarize(name, seed, out, minutes, returncode, extra=()):
+    "One summary row from a finished run's log.csv; `flags` are the variant's and the extra ones given after `--`."
     rows = list(csv.DictReader(open(out/'log.csv'))) if (out/'log.csv').exists() else []
     knn = [float(r['knn_top1']) for r in rows if r['knn_top1']]
     last = rows[-1] if rows else {}
-    return dict(name=name, seed=seed, flags=' '.join(VARIANTS[name]) or '(base)', returncode=returncode, epochs=len(rows),
+    return dict(name=name, seed=seed, flags=' '.join((VARIANTS[name] or ['(base)']) + list(extra)), returncode=returncode, epochs=len(rows),
                 knn_top1=knn[-1] if knn else None, best_knn_top1=max(knn) if knn else None,
                 acc1=float(last['acc1']) if last else None, loss=float(last['loss']) if last else None,
                 minutes=round(minutes, 2))
@@ -100,7 +100,7 @@ def main(argv=None):
             folder = out/key[0]/f'seed{key[1]}'
             if not args.keep_checkpoints:
                 for ck in folder.glob('checkpoint_*.pth.tar'): ck.unlink()
-            row = summarize(*key, folder, (time.time() - t0) / 60, proc.returncode)
+            row = summarize(*key, folder, (time.time() - t0) / 60, proc.returncode, extra)
             rows.append(row)
             print(json.dumps(row), flush=True)
     if not rows: sys.exit(f"no run was made: {', '.join(busy)} in use by other runs")
