@@ -20,6 +20,7 @@ import torch
 from moco_nb import pretrain
 
 ROOT = Path(__file__).resolve().parent.parent
+DEVICE = None                 # the name every JSON line carries: set once by main
 
 def emit(check, **fields):
     "Print one JSON line."
@@ -95,5 +96,4 @@ def main(argv=None):
     emit('done', seconds=round(time.time() - t0, 1), ok=bool(ok), runs=str(work))
     sys.exit(0 if ok else 1)
 
-DEVICE = None
 if __name__ == '__main__': main()
