@@ -6,7 +6,8 @@ On one GPU (about 5 minutes on a recent card; the whole must stay under 8):
                   the GPU, channels-last, in fp32, bf16 and fp16 (with the GradScaler): images per second;
   3. torchrun:    `moco-pretrain` under torchrun on one GPU with NCCL, MoCo v2 on the embedded Imagenette JPEGs, once with
                   the classic pipeline (PIL in loader workers) and once with --device-aug (nvjpeg and batched per-image
-                  augmentation on the GPU): the last epoch's whole-epoch images per second, from the run's log;
+                  augmentation on the GPU): the last epoch's whole-epoch images per second, from the run's log, beside
+                  that preset's training step alone (bf16), and their ratio loop_over_step (1: the GPU never waits);
   4. lincls:      `moco-lincls` on that checkpoint for one epoch, then --resume to a second: the resume works on the GPU.
 Every line carries "device" (the GPU's name, or the CPU's capability) and "ok". The script exits 1 if a check failed.
 
@@ -43,15 +44,24 @@ def step_rates(dry):
                    img_per_s=None if rate is None else round(rate, 1), ok=err is None, error=err)
     return ok
 
+def run_flags(dry):
+    "The pretraining preset of the torchrun check (its data set, model and precision)."
+    return (['--dataset', 'cifar10-subset', '-a', 'resnet10', '-b', '8', '--moco-k', '64', '--epochs', '2', '--train-limit', '32',
+             '--bn-splits', '2'] if dry else
+            ['--dataset', 'imagenette-subset', '-a', 'resnet50', '-b', '128', '--lr', '0.015', '--moco-k', '1024', '--mlp',
+             '--moco-t', '0.2', '--aug-plus', '--cos', '--epochs', '3', '--amp', 'bf16']) + ['--channels-last']
+
+def run_step_rate(dry):
+    "Images per second of the torchrun preset's training step alone, on one batch held on the device (the loop's ceiling)."
+    args = pretrain.parse_args(run_flags(dry))
+    device = torch.device('cpu' if dry else 'cuda')
+    model = pretrain.build_model(args).to(device).to(memory_format=torch.channels_last)
+    return pretrain.step_rate(model, args, device, args.amp, steps=2 if dry else 10)
+
 def pretrain_run(out, device_aug, dry, workers):
     "moco-pretrain under torchrun on one device; (return code, last log row, seconds, stderr tail)."
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '1', '-m', 'moco_nb.pretrain', '--seed', '0',
-           '--output-dir', str(out), '--overwrite', '-j', str(workers), '--channels-last']
-    cmd += (['--dataset', 'cifar10-subset', '-a', 'resnet10', '-b', '8', '--moco-k', '64', '--epochs', '2', '--train-limit', '32',
-             '--bn-splits', '2'] if dry else
-            ['--dataset', 'imagenette-subset', '-a', 'resnet50', '-b', '128', '--lr', '0.015', '--moco-k', '1024', '--mlp',
-             '--moco-t', '0.2', '--aug-plus', '--cos', '--epochs', '3', '--amp', 'bf16'])
-    if device_aug: cmd.append('--device-aug')
+           '--output-dir', str(out), '--overwrite', '-j', str(workers), *run_flags(dry), '--device-aug' if device_aug else '--no-device-aug']
     t = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '4')))
     rows = list(csv.DictReader(open(out/'log.csv'))) if (out/'log.csv').exists() else []
@@ -85,10 +95,12 @@ def main(argv=None):
     ok &= emit('env', torch=torch.__version__, cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version() if torch.cuda.is_available() else None,
                dry_run=dry)
     ok &= step_rates(dry)
+    step = run_step_rate(dry)
     for pipeline, device_aug in (('classic', False), ('device', True)):
         rc, row, secs, err = pretrain_run(work/f'pretrain_{pipeline}', device_aug, dry, workers)
-        ok &= emit('torchrun', pipeline=pipeline, backend='gloo' if dry else 'nccl', workers=workers,
-                   epoch_img_per_s=float(row['img_per_s']) if row else None, epochs=int(row['epoch']) + 1 if row else 0,
+        loop = float(row['img_per_s']) if row else None
+        ok &= emit('torchrun', pipeline=pipeline, backend='gloo' if dry else 'nccl', workers=workers, step_img_per_s=round(step, 1),
+                   epoch_img_per_s=loop, loop_over_step=round(loop / step, 3) if loop else None, epochs=int(row['epoch']) + 1 if row else 0,
                    seconds=round(secs, 1), ok=rc == 0, error=err if rc else None)
     ckpt = sorted((work/'pretrain_classic').glob('checkpoint_*.pth.tar'))
     good, err = lincls_resume(ckpt[-1], work/'lincls', dry, workers) if ckpt else (False, 'no pretraining checkpoint')

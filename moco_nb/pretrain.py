@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 from .data import DataError, balanced_subset, get_dataset, one_line
-from .device_aug import BatchAugment, BytesDataset, DevicePrefetcher
+from .device_aug import ArrayLoader, BatchAugment, BytesDataset, DevicePrefetcher
 from .augment import (CIFAR_MEAN, CIFAR_STD, TwoCropsTransform, cifar_moco_transform, eval_transform,
                              moco_v1_transform, moco_v2_transform)
 from .queue import check_queue_size
@@ -66,8 +66,9 @@ def get_parser():
     x.add_argument('--stem-stride', type=int, default=1, metavar='S', help='stride of the CIFAR stem (default: 1; 2 halves every feature map, about 4x less compute)')
     x.add_argument('--augmentation', choices=AUGMENTATIONS, default=None, help="the views' recipe: v1, aug+ (v2's, its blur scaled to "
                    "--image-size) or cifar (the CIFAR-10 demo's); default: aug+ with --aug-plus, cifar with a CIFAR-10 --dataset, else v1")
-    x.add_argument('--device-aug', action='store_true', help='loader workers only read the files; the training device decodes them '
-                   '(nvjpeg on a GPU) and makes the views (moco_nb.device_aug: the same recipes, drawn per image)')
+    x.add_argument('--device-aug', action=argparse.BooleanOptionalAction, default=False, help='the training device makes the views (moco_nb.device_aug: the same recipes with '
+                   "PIL's 8-bit arithmetic, drawn per image); loader workers only read the files, decoded on the device (nvjpeg on a GPU); "
+                   'an array data set (CIFAR-10) is held in memory on the device, with no workers (default: on with a CIFAR-10 --dataset, else off)')
     x.add_argument('--min-crop-scale', type=float, default=None, metavar='S', help="smallest crop, as a fraction of the image's area "
                    "(default: the recipe's own, 0.2 for the ImageNet recipes, 0.08 for the CIFAR-10 demo's)")
     x.add_argument('--image-size', type=int, default=224, metavar='PX', help='crop size of the augmentations (default: 224)')
@@ -85,7 +86,8 @@ def get_parser():
 
 # %% ../nbs/09_pretrain.ipynb #9882d4b1
 _CIFAR = dict(arch='resnet18', cifar_stem=True, image_size=32, lr=0.06, batch_size=512, moco_k=4096, moco_m=0.99,
-              moco_t=0.1, weight_decay=5e-4, cos=True, bn_splits=8)
+              moco_t=0.1, weight_decay=5e-4, cos=True, bn_splits=8,
+              device_aug=True)                                  # the images are in memory: the fast, faithful path
 PRESETS = {'cifar10-subset': _CIFAR, 'cifar10': _CIFAR,
            'imagenette-subset': dict(arch='resnet18', lr=0.0075, batch_size=64, moco_k=512, moco_m=0.99, bn_splits=2, knn_k=20)}
 
@@ -207,7 +209,7 @@ def native_bf16(device):
     return device.type == 'cpu' and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 def step_rate(model, args, device, amp, steps=3):
-    "Images per second of `train_step` under `amp` (None: fp32) on a throwaway copy of `model`, with random images of the run's size."
+    "Images per second of `train_step` under `amp` (None: fp32) on a throwaway copy of `model`, with random images of the run's size: the median of `steps` timed steps, after two warm-up steps."
     net, a = copy.deepcopy(model), argparse.Namespace(**{**vars(args), 'amp': amp})
     opt = torch.optim.SGD(net.parameters(), 0.0)
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
@@ -215,11 +217,13 @@ def step_rate(model, args, device, amp, steps=3):
     sync = torch.cuda.synchronize if device.type == 'cuda' else lambda *_: None
     with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):   # the run's random streams stay as they were
         x = torch.randn(args.batch_size, 3, args.image_size, args.image_size, device=device).contiguous(memory_format=fmt)
-        train_step(net, x, x, opt, scaler, a)                              # warm-up: allocations, kernel choice
-        sync(device); t = time.perf_counter()
-        for _ in range(steps): train_step(net, x, x, opt, scaler, a)
-        sync(device)
-    return steps * args.batch_size / (time.perf_counter() - t)
+        for _ in range(2): train_step(net, x, x, opt, scaler, a)          # warm-up: allocations, kernel choice (forward and backward)
+        times = []
+        for _ in range(steps):
+            sync(device); t = time.perf_counter()
+            train_step(net, x, x, opt, scaler, a)
+            sync(device); times.append(time.perf_counter() - t)
+    return args.batch_size / float(np.median(times))                       # the median: a busy spell of the machine counts once
 
 def resolve_amp(model, args, device):
     "`--amp auto` -> 'bf16' where the device has native bf16 and a measured step of `model` is faster in it, else None (fp32); other values pass through. Every process gets process 0's choice."
@@ -296,6 +300,8 @@ def build_loader(train_ds, args, device):
     sampler = DistributedSampler(train_ds, num_replicas=args.world_size, rank=args.rank, shuffle=True, seed=args.seed or 0, drop_last=True)
     if len(sampler) < args.batch_size:
         raise UsageError(f"{len(train_ds)} training images are fewer than one batch ({args.batch_size} per process x {args.world_size})")
+    if args.device_aug and train_ds.arrays is not None:        # images in memory: one indexing a batch, no worker processes
+        return ArrayLoader(train_ds, EpochSampler(sampler), args.batch_size, device), sampler
     loader = DataLoader(EpochSeeded(train_ds, args.seed), batch_size=args.batch_size, sampler=EpochSampler(sampler),
                         num_workers=args.workers, pin_memory=device.type == 'cuda', drop_last=True, persistent_workers=args.workers > 0,
                         collate_fn=BytesDataset.collate if args.device_aug else None)
@@ -431,8 +437,9 @@ def main_worker(local_rank, args):
     if rank0 and args.resume:                          # rows past the checkpoint (say, of a stopped epoch) are written again
         for log in (logger, hist_logger): log.truncate(lambda row: int(row['epoch']) < start_epoch)
     stop_at = time.time() + 60 * args.max_minutes if args.max_minutes is not None else None
-    summary = dict(checkpoint=None, csv=str(out/'log.csv'), epoch=start_epoch, loss=None, acc1=None, acc5=None, knn_top1=None, images_seen=0)
+    summary = dict(checkpoint=None, csv=str(out/'log.csv'), epoch=start_epoch, loss=None, acc1=None, acc5=None, knn_top1=None, images_seen=0, train_seconds=0.0)
     for epoch in range(start_epoch, args.epochs):
+        t_epoch = time.time()
         sampler.set_epoch(epoch)
         loader.sampler.skip = skip * args.batch_size
         lr = adjust_learning_rate(optimizer, epoch, args.lr, args.epochs, args.schedule, args.cos)
@@ -442,9 +449,10 @@ def main_worker(local_rank, args):
         stopped = res['stopped'] or (should_stop(stop_at, device) if epoch + 1 < args.epochs else None)
         final = stopped == '--max-minutes' or epoch + 1 == args.epochs     # the run ends here (a stop signal only pauses it)
         skip, carry, last = 0, None, final or stopped
-        knn = None
+        knn, t_knn = None, time.time()
         if bank_ds is not None and ((epoch + 1) % args.knn_every == 0 or final):
             knn = knn_monitor(model.encoder_q, bank_ds, query_ds, num_classes, args.knn_k, args.knn_t, device, max(args.batch_size, 64), args.workers)
+        t_epoch += time.time() - t_knn                                  # training time leaves the monitor out
         summary.update(epoch=epoch + (0 if res['stopped'] else 1), loss=res['loss'], acc1=res['acc1'], acc5=res['acc5'],
                        knn_top1=round(knn, 4) if knn is not None else summary['knn_top1'], images_seen=summary['images_seen'] + res['images'])
         if rank0:
@@ -460,6 +468,7 @@ def main_worker(local_rank, args):
             print(f"Epoch {epoch}: loss {res['loss']:.4f} acc1 {res['acc1']:.2f} acc5 {res['acc5']:.2f} lr {lr:.4g} {res['img_per_s']:.0f} img/s"
                   + (f" kNN {knn:.2f}" if knn is not None else '')
                   + (f" (stopped by {stopped} after {res['steps']}/{res['n_steps']} steps)" if stopped else ''), flush=True)
+        summary['train_seconds'] += time.time() - t_epoch
         if stopped: summary['stopped_by'] = stopped; break
     if not rank0: return {'stopped_by': summary['stopped_by']} if 'stopped_by' in summary else None
     return dict(summary, minutes=(time.time() - t_start) / 60)
