@@ -41,10 +41,11 @@ def main():
     for device_aug in (False, True):
         args = demo.get_parser().parse_args(['-j', str(opts.workers), '--output-dir', tempfile.mkdtemp(prefix='bench-pipeline-'),
                                              '--minutes', '60', '--device-aug' if device_aug else '--no-device-aug'])
-        pargs = pretrain.parse_args(demo.pretrain_argv(args, opts.epochs, amp))
+        argv = demo.pretrain_argv(args, opts.epochs, amp)
+        pargs = pretrain.parse_args(argv)
         step = step or demo.step_img_s(pargs, amp)                 # the same model in both: measured once
-        data = data_img_s(pretrain.parse_args(demo.pretrain_argv(args, opts.epochs, amp)), opts.batches)
-        res = pretrain.main(demo.pretrain_argv(args, opts.epochs, amp) + ['--print-freq', '1000'])
+        data = data_img_s(pretrain.parse_args(argv), opts.batches)   # parsed anew: setup_process splits the batch in place
+        res = pretrain.main(argv + ['--print-freq', '1000'])
         loop = res['images_seen'] / res['train_seconds']
         print(json.dumps(dict(bench='pipeline', pipeline='device-aug (in memory)' if device_aug else f'classic DataLoader (-j {opts.workers})',
                               cpu_capability=torch.backends.cpu.get_cpu_capability(), native_bf16=pretrain.native_bf16(cpu),
