@@ -19,6 +19,7 @@ import argparse, csv, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
 import torch
 from moco_nb import pretrain
+from moco_nb.precision import device_name, step_rate
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVICE = None                 # the name every JSON line carries: set once by main
@@ -38,7 +39,7 @@ def step_rates(dry):
     ok = True
     for amp in (None, 'bf16', 'fp16'):
         if dry and amp == 'fp16': continue                              # fp16 autocast is a GPU feature
-        try: rate, err = pretrain.step_rate(model, args, device, amp, steps=2 if dry else 10), None
+        try: rate, err = step_rate(model, args, device, amp, steps=2 if dry else 10), None
         except Exception as e: rate, err = None, f"{type(e).__name__}: {e}"[:300]
         ok &= emit('step', model=f"{args.arch} {args.image_size}px b{args.batch_size}", precision=amp or 'fp32',
                    img_per_s=None if rate is None else round(rate, 1), ok=err is None, error=err)
@@ -56,7 +57,7 @@ def run_step_rate(dry):
     args = pretrain.parse_args(run_flags(dry))
     device = torch.device('cpu' if dry else 'cuda')
     model = pretrain.build_model(args).to(device).to(memory_format=torch.channels_last)
-    return pretrain.step_rate(model, args, device, args.amp, steps=2 if dry else 10)
+    return step_rate(model, args, device, args.amp, steps=2 if dry else 10)
 
 def pretrain_run(out, device_aug, dry, workers):
     "moco-pretrain under torchrun on one device; (return code, last log row, seconds, stderr tail)."
@@ -89,7 +90,7 @@ def main(argv=None):
     dry, workers = args.dry_run, args.workers if args.workers is not None else (0 if args.dry_run else 8)
     if not dry and not torch.cuda.is_available():
         sys.exit("gpu_check: no CUDA device here; run with --dry-run to check the script on the CPU")
-    DEVICE = pretrain.device_name(torch.device('cpu' if dry else 'cuda'))
+    DEVICE = device_name(torch.device('cpu' if dry else 'cuda'))
     work = Path(args.keep or tempfile.mkdtemp(prefix='gpu_check-')); work.mkdir(parents=True, exist_ok=True)
     t0, ok = time.time(), True
     ok &= emit('env', torch=torch.__version__, cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version() if torch.cuda.is_available() else None,

@@ -13,14 +13,16 @@ Usage: .venv/bin/python bench/pipeline.py [--epochs 2] [--batches 10] [-j 1]
 import argparse, json, tempfile, time
 import torch
 from moco_nb import demo, pretrain
+from moco_nb.launch import setup_process
+from moco_nb.precision import native_bf16
 from moco_nb.device_aug import BatchAugment, DevicePrefetcher
 
 def data_img_s(pargs, batches):
     "Images per second of the input pipeline of `pargs` alone: `batches` batches of two views each, after one warm-up batch."
-    device = pretrain.setup_process(pargs, 0)
+    device = setup_process(pargs, 0)
     train, *_ = pretrain.build_datasets(pargs)
-    loader, sampler = pretrain.build_loader(train, pargs, device)
-    sampler.set_epoch(0)
+    loader = pretrain.build_loader(train, pargs, device)
+    loader.sampler.set_epoch(0)
     if pargs.device_aug: loader = DevicePrefetcher(loader, BatchAugment(pretrain._transforms(pargs)[0]), device, seeds=iter(range(10**6)))
     it = iter(loader)
     next(it)                                                       # warm-up: the workers' start
@@ -48,7 +50,7 @@ def main():
         res = pretrain.main(argv + ['--print-freq', '1000'])
         loop = res['images_seen'] / res['train_seconds']
         print(json.dumps(dict(bench='pipeline', pipeline='device-aug (in memory)' if device_aug else f'classic DataLoader (-j {opts.workers})',
-                              cpu_capability=torch.backends.cpu.get_cpu_capability(), native_bf16=pretrain.native_bf16(cpu),
+                              cpu_capability=torch.backends.cpu.get_cpu_capability(), native_bf16=native_bf16(cpu),
                               precision=amp or 'fp32', threads=torch.get_num_threads(), batch_size=pargs.batch_size,
                               step_img_s=round(step, 1), data_img_s=round(data, 1), loop_img_s=round(loop, 1),
                               loop_over_step=round(loop / step, 3), loop_images=res['images_seen'])), flush=True)

@@ -8,10 +8,12 @@ For each configuration (the demo's former CPU preset, ResNet-10 of width 64 at 3
     in the same precision), and epoch_fraction: epoch_img_s / step_img_s.
 Usage: .venv/bin/python bench/throughput.py [--quick]
 """
-import json, sys, tempfile, time, csv
+import copy, json, sys, tempfile, time, csv
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 from moco_nb import pretrain
+from moco_nb.engine import train_step
+from moco_nb.precision import step_rate as step_rate_of
 
 def conv_peak(dtype, threads):
     "Best FLOP/s of a few large 3x3 convolutions (forward) in `dtype` autocast, channels-last."
@@ -28,20 +30,15 @@ def conv_peak(dtype, threads):
     return best
 
 def step_rate(argv, steps):
-    "(img/s, FLOPs per step) of the training step alone for `moco-pretrain` arguments `argv`."
+    "(img/s, FLOPs per step) of the training step alone for `moco-pretrain` arguments `argv`, timed by the package's one step timer."
     args = pretrain.parse_args(argv)
     model = pretrain.build_model(args)
-    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
-    model = model.to(memory_format=fmt)
-    opt = torch.optim.SGD(model.parameters(), args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
-    scaler = torch.amp.GradScaler('cpu', enabled=False)
-    train, *_ = pretrain.build_datasets(args)
-    (im_q, im_k), _ = next(iter(torch.utils.data.DataLoader(train, batch_size=args.batch_size, shuffle=True)))
-    im_q, im_k = im_q.contiguous(memory_format=fmt), im_k.contiguous(memory_format=fmt)
-    with FlopCounterMode(display=False) as fc: pretrain.train_step(model, im_q, im_k, opt, scaler, args)
-    t = time.perf_counter()
-    for _ in range(steps): pretrain.train_step(model, im_q, im_k, opt, scaler, args)
-    return steps * args.batch_size / (time.perf_counter() - t), fc.get_total_flops()
+    if args.channels_last: model = model.to(memory_format=torch.channels_last)
+    x = torch.randn(args.batch_size, 3, args.image_size, args.image_size)
+    with FlopCounterMode(display=False) as fc:                     # on a copy: the timed model is untouched
+        net = copy.deepcopy(model)
+        train_step(net, x, x, torch.optim.SGD(net.parameters(), 0.0), torch.amp.GradScaler('cpu', enabled=False), args.amp)
+    return step_rate_of(model, args, torch.device('cpu'), args.amp, steps), fc.get_total_flops()
 
 def epoch_rate(argv):
     "img/s of one whole epoch through the launcher (read from its CSV log)."

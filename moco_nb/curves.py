@@ -11,9 +11,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from .data import DataError
-from .checkpoint import load_checkpoint
-from .launch import read_log
+from .errors import DataError
+from .checkpoint import load_checkpoint, queue_of
+from .runlog import read_log
 
 # %% ../nbs/09a_curves.ipynb #efcb762a
 def read_hist(path):
@@ -79,14 +79,14 @@ def plot_similarities(hist_path, log_path=None, n_curves=5):
 def queue_ages(ckpt):
     "(queue [D, K] on the CPU, age in steps [K] of every slot: 0 = written by the last step) from a pretraining checkpoint (dict or path)."
     ckpt = load_checkpoint(ckpt) if isinstance(ckpt, (str, Path)) else ckpt
-    sd = ckpt['state_dict']
-    if 'module.queue' not in sd: raise DataError("the checkpoint has no queue (module.queue): not a pretraining checkpoint")
-    queue, ptr = sd['module.queue'].float(), int(sd['module.queue_ptr'])
+    queue, ptr = queue_of(ckpt)
+    queue = queue.float()
     a = ckpt.get('args', {})
     per_step = a.get('batch_size', 256) * a.get('world_size', 1) * (2 if a.get('symmetric') else 1)
     K = queue.shape[1]
     return queue, torch.as_tensor([((ptr - 1 - j) % K) // per_step for j in range(K)])
 
+# %% ../nbs/09a_curves.ipynb #90f69f94
 def age_similarity(queue, ages):
     "[A, A] mean cosine similarity between the keys of age a and those of age b (self-pairs left out)."
     sim = queue.T @ queue
@@ -94,6 +94,7 @@ def age_similarity(queue, ages):
     A = int(ages.max()) + 1
     return torch.stack([torch.stack([sim[ages == a][:, ages == b].nanmean() for b in range(A)]) for a in range(A)])
 
+# %% ../nbs/09a_curves.ipynb #e182b2e5
 def plot_queue(ckpt, vlim=0.05):
     "The queue's age by slot (the ring buffer) and the mean similarity of keys by the ages of both, on a fixed colour scale of +-`vlim`."
     queue, ages = queue_ages(ckpt)

@@ -18,11 +18,14 @@ from .augment import dataset_eval_transform
 from .knn import extract_features, knn_accuracy, raw_pixel_features
 from .checkpoint import load_query_encoder
 from . import pretrain
-from .launch import errors_as_one_line, seed_all
+from .precision import device_name, resolve_amp, step_rate
+from .encoders import SMALL_ENCODER
+from .errors import errors_as_one_line
+from .seeding import seed_all
 from .curves import plot_runs
 
 # %% ../nbs/11_demo.ipynb #1fe2404b
-DEMO_DEFAULTS = dict(arch='resnet10', width=32, stem_stride=2, batch_size=256, lr=0.06, moco_k=512, min_crop_scale=0.2, amp='auto', workers=1, seed=0, device_aug=True)
+DEMO_DEFAULTS = dict(arch=SMALL_ENCODER['arch'], width=SMALL_ENCODER['width'], stem_stride=SMALL_ENCODER['stem_stride'], batch_size=256, lr=0.06, moco_k=512, min_crop_scale=0.2, amp='auto', workers=1, seed=0, device_aug=True)
 
 def get_parser():
     p = argparse.ArgumentParser('moco-demo', description='Pretrain MoCo on the embedded CIFAR-10 subset for a CPU budget, '
@@ -64,16 +67,19 @@ def pretrain_argv(args, epochs, amp=None):
     if args.train_limit: argv += ['--train-limit', str(args.train_limit)]
     return argv
 
+# %% ../nbs/11_demo.ipynb #b6a57a27
 def choose_precision(args, pargs):
-    "The precision of the run: `args.amp` as given, or for 'auto' what `pretrain.resolve_amp` picks on this CPU (None: fp32)."
+    "The precision of the run: `args.amp` as given, or for 'auto' what `resolve_amp` (08c) picks on this CPU (None: fp32)."
     if args.amp != 'auto': return None if args.amp == 'none' else args.amp
     pargs = argparse.Namespace(**{**vars(pargs), 'amp': 'auto'})
-    return pretrain.resolve_amp(pretrain.build_model(pargs).to(memory_format=torch.channels_last), pargs, torch.device('cpu'))
+    return resolve_amp(pretrain.build_model(pargs).to(memory_format=torch.channels_last), pargs, torch.device('cpu'))
 
+# %% ../nbs/11_demo.ipynb #65fdf94e
 def step_img_s(pargs, amp, steps=7):
-    "The model's own speed: images per second of the training step on a batch already in memory, in precision `amp` (`pretrain.step_rate`)."
-    return pretrain.step_rate(pretrain.build_model(pargs).to(memory_format=torch.channels_last), pargs, torch.device('cpu'), amp, steps)
+    "The model's own speed: images per second of the training step on a batch already in memory, in precision `amp` (`step_rate`, 08c)."
+    return step_rate(pretrain.build_model(pargs).to(memory_format=torch.channels_last), pargs, torch.device('cpu'), amp, steps)
 
+# %% ../nbs/11_demo.ipynb #4a7cda1b
 def plan_epochs(minutes, img_per_s, n_train, batch_size, efficiency=0.9):
     "Whole epochs of `n_train` images (in full batches) that fit in `minutes` at `efficiency` x `img_per_s` (at least 1)."
     per_epoch = (n_train // batch_size) * batch_size
@@ -86,10 +92,12 @@ def backbone(encoder):
     net.fc = nn.Identity()
     return net
 
+# %% ../nbs/11_demo.ipynb #68f7c49b
 def features(encoder, ds, batch_size=500):
     "(L2-normalised features, labels) of `ds` through `encoder`, on the CPU."
     return extract_features(encoder, DataLoader(ds, batch_size=batch_size), 'cpu')
 
+# %% ../nbs/11_demo.ipynb #7bcc11bd
 def linear_probe(train_x, train_y, test_x, test_y, num_classes, steps=100, wd=1e-4):
     "Top-1 (%) of a softmax classifier fitted by L-BFGS on frozen, standardised features."
     mean, std = train_x.mean(0), train_x.std(0) + 1e-6
@@ -128,7 +136,7 @@ def run_demo(args):
     seed_all(args.seed)                               # the run's exact initial weights (main_worker seeds the same way)
     knn_init, lin_init = measure(backbone(pretrain.build_model(pargs).encoder_q))
     amp = choose_precision(args, pargs)
-    pargs.amp, device = amp, pretrain.device_name(torch.device('cpu'))
+    pargs.amp, device = amp, device_name(torch.device('cpu'))
     print(f"precision: {amp or 'fp32'} (--amp {args.amp}) on {device}", flush=True)
     rate, epochs = step_img_s(pargs, amp), args.epochs
     print(f"the model's step: {rate:.0f} img/s in {amp or 'fp32'}", flush=True)
@@ -155,6 +163,7 @@ def run_demo(args):
     (out/'summary.json').write_text(json.dumps(summary, indent=1))
     return summary
 
+# %% ../nbs/11_demo.ipynb #680c5012
 def report(s):
     "A short human summary of `run_demo`'s result."
     gain = s['knn_top1'] - s['knn_top1_random_init']
@@ -171,6 +180,7 @@ def report(s):
         f"raw pixels {s['linear_top1_raw_pixels']:.1f}%.",
         f"Checkpoint {s['checkpoint']}, log {s['csv_log']}, curves {s['plot']}."])
 
+# %% ../nbs/11_demo.ipynb #3b77ee1b
 def main(argv=None):
     "moco-demo: run the default job and print a summary, the last line JSON; returns the summary when given `argv`."
     cli = argv is None

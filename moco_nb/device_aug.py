@@ -14,7 +14,7 @@ import torchvision.transforms as T
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset, Subset
 from torchvision.io import ImageReadMode, decode_image, decode_jpeg
-from .data import DataError, one_line
+from .errors import DataError, one_line
 from .augment import GaussianBlur, cifar_moco_transform, moco_v1_transform, moco_v2_transform
 
 # %% ../nbs/01a_device_aug.ipynb #5d7492f5
@@ -76,12 +76,23 @@ def _resample_matrix(start, length, in_size, out_size, device=None):
 
 # %% ../nbs/01a_device_aug.ipynb #55411c09
 def _grey(x): return (0.2989 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2])[:, None]
+
+# %% ../nbs/01a_device_aug.ipynb #960f8e7d
 def _per_image(f, x): return f.to(x.device, x.dtype).view(-1, 1, 1, 1)
+
+# %% ../nbs/01a_device_aug.ipynb #b507baff
 def _blend(x, y, f): f = _per_image(f, x); return (f * x + (1 - f) * y).clamp(0, 1)
+
+# %% ../nbs/01a_device_aug.ipynb #b9403a88
 def _brightness(x, f): return (x * _per_image(f, x)).clamp(0, 1)
+
+# %% ../nbs/01a_device_aug.ipynb #50b5adec
 def _contrast(x, f): return _blend(x, _grey(x).mean((1, 2, 3), keepdim=True), f)
+
+# %% ../nbs/01a_device_aug.ipynb #47a271fd
 def _saturation(x, f): return _blend(x, _grey(x), f)
 
+# %% ../nbs/01a_device_aug.ipynb #0d1745fd
 def _hue(x, f):
     "Rotate the hue of every image of `x` `[n, 3, H, W]` (in [0, 1]) by its own `f[i]` turns, through HSV."
     v, c = x.amax(1), x.amax(1) - x.amin(1)                            # value and chroma
@@ -93,6 +104,7 @@ def _hue(x, f):
     k = torch.remainder(torch.tensor([5., 3., 1.], device=x.device, dtype=x.dtype).view(1, 3, 1, 1) + h6[:, None], 6)
     return v[:, None] * (1 - s[:, None] * torch.minimum(k, 4 - k).clamp(0, 1))
 
+# %% ../nbs/01a_device_aug.ipynb #bcc35a00
 _JITTER = (_brightness, _contrast, _saturation, _hue)                  # torchvision's numbering of the four ops
 
 def _on_rows(sel, x, op):
@@ -118,12 +130,23 @@ def _blur(x, sigma):
 
 # %% ../nbs/01a_device_aug.ipynb #3b9ab24c
 def _round8(x): return torch.floor(x + 0.5)                             # PIL rounds half up
+
+# %% ../nbs/01a_device_aug.ipynb #3c882384
 def _luma8(x): return torch.floor((19595 * x[:, 0] + 38470 * x[:, 1] + 7471 * x[:, 2] + 32768) / 65536)[:, None]   # exact in float32
+
+# %% ../nbs/01a_device_aug.ipynb #286f9e75
 def _blend8(x, d, f): return (d + _per_image(f, x) * (x - d)).floor().clamp(0, 255)   # PIL's Image.blend(d, x, f)
+
+# %% ../nbs/01a_device_aug.ipynb #8b92a7d4
 def _brightness8(x, f): return _blend8(x, torch.zeros_like(x[:, :1]), f)
+
+# %% ../nbs/01a_device_aug.ipynb #384429ca
 def _contrast8(x, f): return _blend8(x, _round8(_luma8(x).double().mean((1, 2, 3), keepdim=True)).float(), f)
+
+# %% ../nbs/01a_device_aug.ipynb #9e854dd8
 def _saturation8(x, f): return _blend8(x, _luma8(x), f)
 
+# %% ../nbs/01a_device_aug.ipynb #698c71bd
 def _rgb_to_hsv8(x):
     "PIL's RGB -> HSV of whole levels `x` `[n, 3, H, W]`: hue, saturation, value `[n, H, W]` each, in whole levels."
     r, g, b = x.unbind(1)
@@ -136,6 +159,7 @@ def _rgb_to_hsv8(x):
     grey = c == 0
     return (torch.where(grey, 0., torch.floor(h.double() * 255).float()), torch.where(grey, 0., torch.floor(s.double() * 255).float()), v)
 
+# %% ../nbs/01a_device_aug.ipynb #ebce5691
 def _hsv8_to_rgb(h, s, v):
     "PIL's HSV -> RGB of whole levels `[n, H, W]` each: `[n, 3, H, W]`."
     sector = torch.floor(h.double() * 6 / 255)
@@ -146,6 +170,7 @@ def _hsv8_to_rgb(h, s, v):
     rgb = torch.where(j == 1, q, torch.where(j == 4, t, torch.where((j == 2) | (j == 3), p, v[:, None])))
     return torch.where((s == 0)[:, None], v[:, None], rgb)
 
+# %% ../nbs/01a_device_aug.ipynb #6bafd365
 def _hue8(x, f):
     "torchvision's PIL hue shift: 8-bit HSV, the hue byte plus trunc(255 f) modulo 256, back to RGB."
     h, s, v = _rgb_to_hsv8(x)
@@ -257,6 +282,7 @@ def _nvjpeg_can_read(data):
         i += 2 + (b[i + 2] << 8 | b[i + 3])                              # skip a segment (EXIF, ICC profile, tables...)
     return False
 
+# %% ../nbs/01a_device_aug.ipynb #849aaf90
 def _decode_on_cpu(data, name):
     "Bytes to uint8 RGB `[3, H, W]` on the CPU, by torchvision, else PIL; a one-line `DataError` naming `name` if neither reads them."
     try:
@@ -271,6 +297,7 @@ def _decode_on_cpu(data, name):
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError): pass
     raise DataError(f"cannot decode image {name}: {why}")
 
+# %% ../nbs/01a_device_aug.ipynb #d02b4f5f
 def decode_batch(data, device='cpu', names=None):
     "Encoded files (1-D uint8 tensors) to uint8 RGB `[3, H, W]` on `device`: nvjpeg on CUDA where it can, else the CPU; decoded images just move."
     device = torch.device(device)

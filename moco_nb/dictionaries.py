@@ -18,21 +18,24 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from .data import balanced_subset, get_dataset
 from .augment import TwoCropsTransform, cifar_moco_transform, dataset_eval_transform
-from .shuffle_bn import batch_shuffle, batch_unshuffle
+from .shuffle_bn import batch_shuffle
 from .infonce import infonce_logits
-from .moco import MoCo, resnet
+from .moco import MoCo
+from .encoders import SMALL_ENCODER, resnet
 from .schedule import adjust_learning_rate
 from .knn import knn_monitor
-from .launch import CSVLogger, seed_all
-from .pretrain import native_bf16
+from .runlog import CSVLogger, merge_summary
+from .seeding import seed_all
+from .precision import native_bf16
 
 # %% ../nbs/13a_dictionaries.ipynb #18d897d7
-ENCODER = dict(arch='resnet10', cifar_stem=True, width=32, stem_stride=2, bn_splits=2)   # the demo's small encoder
+ENCODER = dict(SMALL_ENCODER, bn_splits=2)   # the demo's small encoder, two BatchNorm groups
 
 def encoder(num_classes=128):
     "A fresh encoder of `ENCODER`'s shape with a `num_classes`-d linear head."
     return resnet(num_classes=num_classes, **ENCODER)
 
+# %% ../nbs/13a_dictionaries.ipynb #fe7fc6ae
 class Indexed(Dataset):
     "`ds[i]` as `(ds[i], i)`: the memory bank needs to know which image a query is."
     def __init__(self, ds): self.ds = ds
@@ -75,6 +78,7 @@ def build(mechanism, K, n_images, m=0.99, T=0.1, dim=128):
     if mechanism == 'e2e': return EndToEnd(dim=dim, T=T)
     raise ValueError(f"unknown mechanism {mechanism!r}; choose one of {MECHANISMS}")
 
+# %% ../nbs/13a_dictionaries.ipynb #f79c296d
 def contrast(model, im_q, im_k, idx):
     "(logits, labels) of any of the three."
     return model(im_q, im_k) if isinstance(model, MoCo) else model(im_q, im_k, idx)
@@ -90,6 +94,7 @@ def frozen_running_stats(net):
     finally:
         for m, s in zip(bns, saved): m.momentum = s
 
+# %% ../nbs/13a_dictionaries.ipynb #eecaa416
 def consistency(features, lags, now_from=0):
     "`c(a)` for each lag `a`: the mean cosine similarity of each probe image's feature at steps t >= max(a, `now_from`) with its own at t - a; `features` is [steps, P, D], unit rows."
     f = features.float()
@@ -166,6 +171,7 @@ def run(name, seed, out, epochs=8, train_limit=None, val_limit=None, knn_every=2
                 batch_size=cfg['batch_size'], lr=cfg['lr'], epochs=epochs, knn_top1=knn[-1] if knn else '',
                 loss=rows[-1]['loss'], minutes=round((time.time() - t0) / 60, 2))
 
+# %% ../nbs/13a_dictionaries.ipynb #b3384785
 def main(argv=None):
     "Command line: run the grid (or `--only` some of it) and keep `summary.csv` up to date."
     p = argparse.ArgumentParser('python -m moco_nb.dictionaries', description='End-to-end, memory bank and MoCo as K grows, and key consistency (nbs/13a_dictionaries.ipynb).')
@@ -182,11 +188,7 @@ def main(argv=None):
         for seed in args.seeds:
             row = run(name, seed, out, args.epochs, args.train_limit, args.val_limit, workers=args.workers)
             print(json.dumps(row), flush=True)
-            old = list(csv.DictReader(open(summary))) if summary.exists() else []
-            rows = [r for r in old if (r['name'], str(r['seed'])) != (name, str(seed))] + [row]
-            rows.sort(key=lambda r: (list(RUNS).index(r['name']) if r['name'] in RUNS else len(RUNS), int(r['seed'])))
-            with open(summary, 'w', newline='') as f:
-                w = csv.DictWriter(f, list(row)); w.writeheader(); w.writerows(rows)
+            merge_summary(summary, [row], order=lambda r: (list(RUNS).index(r['name']) if r['name'] in RUNS else len(RUNS), int(r['seed'])))
 
 # %% ../nbs/13a_dictionaries.ipynb #9660bce2
 if __name__ == '__main__' and '__file__' in globals(): main()

@@ -17,9 +17,9 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torch.utils.data import DataLoader, Subset
 from .data import balanced_subset, get_dataset
 from .augment import dataset_eval_transform
-from .shuffle_bn import concat_all_gather, get_rank, get_world_size
+from .distributed import concat_all_gather, get_rank, get_world_size
 from .checkpoint import load_query_encoder
-from .launch import errors_as_one_line
+from .errors import errors_as_one_line
 
 # %% ../nbs/08_knn.ipynb #a47a7ccf
 _CHUNK_ELEMS = 2 ** 24   # similarities per block of queries (64 MB in float32)
@@ -55,6 +55,7 @@ def eval_mode(net):
     finally:
         for m, training in modes: m.training = training
 
+# %% ../nbs/08_knn.ipynb #0038be09
 def _conv_bn_pairs(module):
     "Names (conv, bn) of children where bn is applied right after conv: neighbours in a Sequential, convN/bnN in a ResNet block."
     kids = module._modules
@@ -62,6 +63,7 @@ def _conv_bn_pairs(module):
     else: pairs = ((c, 'bn' + c[4:]) for c in kids if c.startswith('conv') and 'bn' + c[4:] in kids)
     return [(c, b) for c, b in pairs if type(kids[c]) is nn.Conv2d and isinstance(kids[b], nn.BatchNorm2d) and kids[b].track_running_stats]
 
+# %% ../nbs/08_knn.ipynb #1b744e0b
 @torch.no_grad()
 def fold_batchnorm(net):
     "A copy of `net` in eval mode with each BatchNorm2d that directly follows a Conv2d folded into it (same outputs, faster)."
@@ -71,6 +73,7 @@ def fold_batchnorm(net):
             m._modules[c], m._modules[b] = fuse_conv_bn_eval(m._modules[c], m._modules[b]), nn.Identity()
     return net
 
+# %% ../nbs/08_knn.ipynb #bd6b665a
 @torch.no_grad()
 def extract_features(net, loader, device='cpu'):
     "L2-normalised outputs of `net` in eval mode (BatchNorm folded; channels-last on a CPU) for every `(images, labels)` batch of `loader`: (feats [N, D] float, labels [N] long)."
@@ -84,6 +87,7 @@ def extract_features(net, loader, device='cpu'):
     if not feats: raise ValueError("the loader yielded no batches")
     return torch.cat(feats), torch.cat(labels)
 
+# %% ../nbs/08_knn.ipynb #c7840bbc
 def knn_accuracy(bank, bank_labels, feats, labels, num_classes, k=200, t=0.1):
     "Top-1 accuracy (in %) of the weighted kNN vote of `feats` (true `labels`) against the labelled bank."
     if len(feats) == 0: raise ValueError("no queries")
@@ -99,6 +103,7 @@ def _gather_rows(x, n):
     pad = torch.cat([x, x.new_zeros(per - len(x), *x.shape[1:])])   # all_gather needs equal sizes
     return torch.cat([p[:len(range(r, n, W))] for r, p in enumerate(concat_all_gather(pad).chunk(W))])
 
+# %% ../nbs/08_knn.ipynb #b323dfe8
 def knn_monitor(net, bank, queries, num_classes, k=200, t=0.1, device='cpu', batch_size=256, workers=0):
     "Weighted kNN top-1 (%) of `net`'s features, with the labelled datasets `bank` and `queries`; under DDP every process embeds a share and process 0 scores (None elsewhere)."
     W, r = get_world_size(), get_rank()
@@ -124,6 +129,7 @@ def _pixels(dataset):
     if len(shapes) > 1: raise ValueError(f"raw pixels need images of one size, got {len(shapes)} sizes (resize them first)")
     return torch.stack(items).flatten(1).float()
 
+# %% ../nbs/08_knn.ipynb #92dcdaa8
 def raw_pixel_features(dataset, mean=None):
     "Flattened pixels [N, D] of `dataset`, centred by `mean` (default: its own per-pixel mean; a tensor [D] or another dataset) and L2-normalised."
     x = _pixels(dataset)
@@ -159,6 +165,7 @@ def get_parser():
     p.add_argument('--device', default=None, help='default: cuda if available, else cpu')
     return p
 
+# %% ../nbs/08_knn.ipynb #7db805d3
 def evaluate_checkpoint(args):
     "Run the kNN evaluation described by parsed `args` (see `get_parser`) and return the result dict."
     start = time.time()
@@ -177,6 +184,7 @@ def evaluate_checkpoint(args):
                 layer=args.layer, n_bank=len(bank), n_query=len(feats), feature_dim=bank.shape[1], num_classes=num_classes,
                 checkpoint=str(args.pretrained), **info, device=str(device), seconds=round(time.time() - start, 1))
 
+# %% ../nbs/08_knn.ipynb #18072c41
 def main(argv=None):
     "CLI `moco-knn`: print the kNN result (last line: JSON); bad input -> one line on stderr, exit code 2."
     parser = get_parser()

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['load_pretrained_encoder', 'init_fc', 'freeze_backbone', 'sanity_check', 'lincls_transforms', 'get_parser',
-           'build_lincls_datasets', 'accuracy_counts', 'train_one_epoch', 'evaluate', 'resolve_args', 'main_worker',
-           'convert_main', 'main']
+           'build_lincls_datasets', 'train_one_epoch', 'evaluate', 'resolve_args', 'main_worker', 'convert_main',
+           'main']
 
 # %% ../nbs/10_lincls.ipynb #a6959aaa
 import argparse, sys, time
@@ -15,22 +15,28 @@ import torch.nn as nn
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Subset
 from torch.utils.data.distributed import DistributedSampler
-from .data import DataError, balanced_subset, classes_of, get_dataset
+from .errors import DataError, UsageError, errors_as_one_line
+from .data import balanced_subset, classes_of, get_dataset, is_cifar
 from .augment import IMAGENET_MEAN, IMAGENET_STD, CIFAR_MEAN, CIFAR_STD, eval_transform, lincls_train_transform
-from .moco import encoder_kwargs, resnet
+from .encoders import encoder_kwargs, resnet
 from .schedule import adjust_learning_rate
-from .shuffle_bn import get_rank, get_world_size, is_dist
-from .checkpoint import (backbone_state_dict, checkpoint_state_dict, convert_to_detectron2, convert_to_slim,
-                                convert_to_torchvision, load_checkpoint, plain_args, save_checkpoint, strip_ddp_prefix)
-from .launch import CSVLogger, UsageError, add_launch_args, errors_as_one_line, launch, seed_all, setup_process
+from .distributed import get_rank, get_world_size, is_dist
+from .seeding import seed_run
+from .metrics import topk_hits
+from .checkpoint import (backbone_state_dict, checkpoint_state_dict, convert_to_detectron2, convert_to_slim, convert_to_torchvision,
+                                load_checkpoint, load_training_state, save_checkpoint, strip_ddp_prefix, training_state)
+from .runlog import CSVLogger
+from .launch import add_launch_args, launch, setup_process
 
 # %% ../nbs/10_lincls.ipynb #43ae9ea2
 def _fit_error(path, ckpt, detail):
     said = f" (it says arch={ckpt['arch']!r})" if isinstance(ckpt, dict) and 'arch' in ckpt else ''
     return DataError(f"checkpoint {path}{said} does not fit the model: {detail}; another architecture or --cifar-stem setting?")
 
+# %% ../nbs/10_lincls.ipynb #6869aa21
 def _shape(t): return 'x'.join(map(str, t.shape))
 
+# %% ../nbs/10_lincls.ipynb #901c6d14
 def load_pretrained_encoder(model, path, ckpt=None, assign=False):
     "Load the pretrained query encoder from checkpoint `path` into `model` (all but `fc`); returns the loaded tensors."
     ckpt = load_checkpoint(path) if ckpt is None else ckpt
@@ -53,6 +59,7 @@ def init_fc(fc, std=0.01):
     nn.init.normal_(fc.weight, mean=0.0, std=std)
     nn.init.zeros_(fc.bias)
 
+# %% ../nbs/10_lincls.ipynb #9683a9b7
 def freeze_backbone(model):
     "Freeze everything but `fc`; returns the trainable parameters (exactly fc.weight and fc.bias)."
     for name, p in model.named_parameters(): p.requires_grad = name in ('fc.weight', 'fc.bias')
@@ -95,7 +102,7 @@ def get_parser():
 def build_lincls_datasets(args):
     "(train, val) datasets for `args` with the linear-classification transforms; sets `args.num_classes`."
     if bool(args.data) == bool(args.dataset): raise UsageError("give either a data folder (with train/ and val/) or --dataset")
-    cifar = args.dataset in ('cifar10-subset', 'cifar10')
+    cifar = is_cifar(args.dataset)
     train_tf, val_tf = lincls_transforms(args.image_size or (32 if cifar else 224), cifar=cifar)
     name = args.dataset or args.data
     train = balanced_subset(get_dataset(name, 'train', train_tf), args.train_limit)
@@ -105,17 +112,12 @@ def build_lincls_datasets(args):
     args.num_classes = len(classes_of(train))
     return train, val
 
-# %% ../nbs/10_lincls.ipynb #793fad17
-def accuracy_counts(output, target, topk=(1, 5)):
-    "How many rows have their target among the top-k logits, for each k (k capped at the number of classes)."
-    maxk = min(max(topk), output.shape[1])
-    hit = output.topk(maxk, dim=1).indices == target[:, None]
-    return [hit[:, :min(k, maxk)].any(dim=1).sum().item() for k in topk]
-
+# %% ../nbs/10_lincls.ipynb #70b3ea12
 def _all_reduce(t):
     if is_dist(): dist.all_reduce(t)
     return t
 
+# %% ../nbs/10_lincls.ipynb #ba4c66e6
 def train_one_epoch(model, loader, criterion, optimizer, device, epoch, args):
     "One epoch of the linear layer on frozen features; the model stays in eval mode so BN statistics do not move."
     model.eval()
@@ -128,13 +130,13 @@ def train_one_epoch(model, loader, criterion, optimizer, device, epoch, args):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        totals += torch.tensor([loss.item() * len(target), accuracy_counts(output, target, (1,))[0], len(target)],
-                               dtype=torch.float64, device=device)
+        totals += torch.cat([(loss.detach().double() * len(target))[None], topk_hits(output.detach(), target, (1,)), totals.new_tensor([len(target)])])
         if get_rank() == 0 and args.print_freq and (i % args.print_freq == 0 or i == n_iter - 1):
             print(f"Epoch [{epoch}][{i + 1}/{n_iter}] loss {loss.item():.4f} ({time.time() - t0:.1f}s)", flush=True)
     loss_sum, hits, n = _all_reduce(totals).tolist()
     return dict(loss=loss_sum / n, acc1=100 * hits / n)
 
+# %% ../nbs/10_lincls.ipynb #89e26f18
 @torch.no_grad()
 def evaluate(model, loader, criterion, device):
     "Loss, top-1 and top-5 (in %) over the validation set, summed over all processes."
@@ -143,8 +145,7 @@ def evaluate(model, loader, criterion, device):
     for images, target in loader:
         images, target = images.to(device, non_blocking=True), target.to(device, non_blocking=True)
         output = model(images)
-        totals += torch.tensor([criterion(output, target).item() * len(target), *accuracy_counts(output, target), len(target)],
-                               dtype=torch.float64, device=device)
+        totals += torch.cat([(criterion(output, target).double() * len(target))[None], topk_hits(output, target), totals.new_tensor([len(target)])])
     loss_sum, acc1, acc5, n = _all_reduce(totals).tolist()
     return dict(loss=loss_sum / n, acc1=100 * acc1 / n, acc5=100 * acc5 / n, n=int(n))
 
@@ -176,13 +177,12 @@ def resolve_args(args):
                 raise _fit_error(path, ckpt, detail[:200] + ('...' if len(detail) > 200 else '')) from None
     return args
 
+# %% ../nbs/10_lincls.ipynb #ca9e6a9c
 def main_worker(local_rank, args):
     "One process of a linear-classification run; rank 0 returns the summary dict."
     device = setup_process(args, local_rank)
     rank0, t_start = get_rank() == 0, time.time()
-    if args.seed is not None:
-        seed_all(args.seed)
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    seed_run(args.seed)
     model = resnet(args.arch, num_classes=args.num_classes, **encoder_kwargs(args))
     init_fc(model.fc)
     pretrained = load_pretrained_encoder(model, args.pretrained) if args.pretrained else None
@@ -191,9 +191,7 @@ def main_worker(local_rank, args):
     optimizer = torch.optim.SGD(params, args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
     best_acc1 = 0.0
     if args.resume:
-        ckpt = load_checkpoint(args.resume)
-        model.load_state_dict(strip_ddp_prefix(ckpt['state_dict']))   # with or without 'module.'
-        if 'optimizer' in ckpt: optimizer.load_state_dict(ckpt['optimizer'])     # moves the state to the parameters' device
+        ckpt = load_training_state(load_checkpoint(args.resume), model, optimizer)
         args.start_epoch, best_acc1 = ckpt.get('epoch', 0), float(ckpt.get('best_acc1', 0.0))   # a tensor (official) or a float (older files)
         if rank0: print(f"=> resumed {args.resume} at epoch {args.start_epoch}")
     net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == 'cuda' else None) if is_dist() else model
@@ -224,9 +222,7 @@ def main_worker(local_rank, args):
         if epoch == args.start_epoch and pretrained is not None: sanity_check(model.state_dict(), pretrained)
         is_best, best_acc1 = m['acc1'] > best_acc1, max(m['acc1'], best_acc1)
         if rank0:
-            state = {'epoch': epoch + 1, 'arch': args.arch, 'best_acc1': torch.tensor(best_acc1, dtype=torch.float64),   # official layout:
-                     'state_dict': {f'module.{k}': v for k, v in model.state_dict().items()},   # DDP keys, a tensor best_acc1
-                     'optimizer': optimizer.state_dict(), 'args': plain_args(args)}
+            state = training_state(model, optimizer, args, epoch + 1, best_acc1=torch.tensor(best_acc1, dtype=torch.float64))   # official: a tensor
             save_checkpoint(state, out_dir/'checkpoint.pth.tar')
             if is_best: save_checkpoint(state, out_dir/'model_best.pth.tar')
             logger.log(epoch=epoch, lr=lr, train_loss=round(tr['loss'], 4), train_acc1=round(tr['acc1'], 2), val_loss=round(m['loss'], 4),
@@ -252,6 +248,7 @@ def convert_main(argv):
     print(f"wrote {n} tensors ({a.format}) to {a.output}")
     return dict(output=str(a.output), tensors=n)
 
+# %% ../nbs/10_lincls.ipynb #0b5ae581
 def main(argv=None):
     "moco-lincls: linear classification on frozen features (official main_lincls.py flags), or `convert`; returns a summary dict."
     cli, argv = argv is None, sys.argv[1:] if argv is None else list(argv)

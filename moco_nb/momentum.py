@@ -18,6 +18,7 @@ def _paired_params(encoder_q, encoder_k):
                          f"{len(params_q)} and {len(params_k)} parameter tensors")
     return params_q, params_k
 
+# %% ../nbs/03_momentum.ipynb #ff41b44d
 @torch.no_grad()
 def copy_and_freeze(encoder_q, encoder_k):
     "Initialise `encoder_k`'s parameters as a copy of `encoder_q`'s and exclude them from gradient descent."

@@ -33,6 +33,7 @@ def class_names(ds):
     "Readable class names of a dataset (Imagenette's WordNet ids become words)."
     return [IMAGENETTE_CLASSES.get(c, c) for c in classes_of(ds)]
 
+# %% ../nbs/12_retrieval.ipynb #74f7c389
 class Retriever:
     "Nearest neighbours of held-out queries in a memory bank, for several encoders whose features are computed once."
     def __init__(self, dataset='cifar10-subset', n_bank=None, n_query=None, batch_size=256, workers=0, device='cpu'):
@@ -86,6 +87,7 @@ class Retriever:
 def _frame(ax, color, width):
     for s in ax.spines.values(): s.set_edgecolor(color); s.set_linewidth(width); s.set_visible(True)
 
+# %% ../nbs/12_retrieval.ipynb #0c7e65b0
 def plot_retrieval(retriever, results, size=1.15):
     "The retrieval grid of `results` (outputs of `Retriever.search`, one per encoder, for the same queries); returns the figure."
     R = retriever

@@ -14,8 +14,10 @@ import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
-from .shuffle_bn import batch_shuffle, batch_unshuffle, concat_all_gather, get_world_size
-from .moco import MoCo, resnet
+from .shuffle_bn import batch_shuffle, batch_unshuffle
+from .distributed import concat_all_gather, get_world_size
+from .moco import MoCo
+from .encoders import resnet
 from .launch import free_port, spawn
 
 # %% ../nbs/14_testing.ipynb #cbf5104d
@@ -27,6 +29,7 @@ def _gloo_worker(rank, fn, world_size, port, args, timeout):
     dist.barrier()                              # nobody leaves (rank 0 hosts the store) before all are done
     return result
 
+# %% ../nbs/14_testing.ipynb #c5825543
 def spawn_gloo(fn, world_size, *args, timeout=300, retries=3):
     "Run `fn(rank, world_size, *args)` in `world_size` new processes joined in a gloo group; their return values in rank order."
     for attempt in range(retries):
@@ -34,6 +37,7 @@ def spawn_gloo(fn, world_size, *args, timeout=300, retries=3):
         except RuntimeError as e:
             if 'EADDRINUSE' not in str(e) or attempt + 1 == retries: raise     # port taken meanwhile: another
 
+# %% ../nbs/14_testing.ipynb #c332c74c
 def failing_worker(rank, world_size, error=KeyError):
     "Raise `error('rank R refuses')` on the last rank (with `error=None`: SIGKILL it) while the others wait in a collective (tests the error reports of `spawn`)."
     if rank == world_size - 1:
@@ -86,12 +90,14 @@ def algorithm1_reference_step(f_q, f_k, opt, queue, ptr, x_q, x_k, world_size, m
     queue[:, ptr:ptr + keys.shape[0]] = keys.T               # enqueue the newest keys, dequeue the oldest
     return logits.detach(), labels, (ptr + keys.shape[0]) % queue.shape[1]
 
+# %% ../nbs/14_testing.ipynb #80c784c5
 def _process_rows(t, rank, world_size, symmetric):
     "The rows of the global reference output that process `rank` computes."
     if not symmetric: return t.chunk(world_size)[rank]
     half_12, half_21 = t.chunk(2)
     return torch.cat([half_12.chunk(world_size)[rank], half_21.chunk(world_size)[rank]])
 
+# %% ../nbs/14_testing.ipynb #c94e4426
 def algorithm1_check_worker(rank, world_size, steps=6, N=8, K=64, dim=16, m=0.99, T=0.1, symmetric=False,
                              bn_splits=1, size=16, lr=0.05, seed=0, device='cpu', shuffle_ref=True, shuffle_bn=True):
     "Train `MoCo` (DDP-wrapped if `world_size`>1) and the Algorithm-1 reference side by side; max abs differences."
@@ -127,6 +133,7 @@ def algorithm1_check_worker(rank, world_size, steps=6, N=8, K=64, dim=16, m=0.99
     diff['final_ptr'] = int(model.queue_ptr)
     return diff
 
+# %% ../nbs/14_testing.ipynb #e6960cb2
 def algorithm1_check_variants(rank, world_size, variants):
     "`algorithm1_check_worker` once per dict of keyword arguments in `variants` (one process group for all)."
     return [algorithm1_check_worker(rank, world_size, **kw) for kw in variants]

@@ -28,7 +28,10 @@ Usage: python scripts/ablations.py [--group paper v2] [--only NAME ...] [--seeds
 """
 import argparse, csv, json, os, subprocess, sys, time
 from pathlib import Path
-from moco_nb.launch import UsageError, lock_folder
+from moco_nb.errors import UsageError
+from moco_nb.encoders import encoder_flags
+from moco_nb.launch import lock_folder
+from moco_nb.runlog import merge_summary
 
 V1 = ['--moco-t', '0.07', '--no-cos', '--schedule', '7', '10', '--augmentation', 'v1']
 GROUPS = {
@@ -41,7 +44,7 @@ GROUPS = {
            'v2': [*V1, '--mlp', '--moco-t', '0.2', '--augmentation', 'aug+', '--cos']},
 }
 VARIANTS = {name: flags for group in GROUPS.values() for name, flags in group.items()}   # later flags win in argparse
-BASE = ['--dataset', 'cifar10-subset', '-a', 'resnet10', '--width', '32', '--stem-stride', '2', '-b', '64',
+BASE = ['--dataset', 'cifar10-subset', *encoder_flags(), '-b', '64',
         '--bn-splits', '2', '--lr', '0.03', '--moco-k', '1024', '--min-crop-scale', '0.2', '--amp', 'auto', '--channels-last']
 
 def command(name, seed, args, extra):
@@ -107,12 +110,8 @@ def main(argv=None):
             rows.append(row)
             print(json.dumps(row), flush=True)
     if not rows: sys.exit(f"no run was made: {', '.join(busy)} in use by other runs")
-    if (out/'summary.csv').exists():                      # keep the rows of runs not rerun this time
-        done = {(r['name'], str(r['seed'])) for r in rows}
-        rows += [r for r in csv.DictReader(open(out/'summary.csv')) if (r['name'], r['seed']) not in done and r['name'] in VARIANTS]
-    rows.sort(key=lambda r: (list(VARIANTS).index(r['name']), int(r['seed'])))
-    with open(out/'summary.csv', 'w', newline='') as f:
-        w = csv.DictWriter(f, list(rows[0])); w.writeheader(); w.writerows(rows)
+    rows = merge_summary(out/'summary.csv', rows, keep=lambda r: r['name'] in VARIANTS,      # the rows of runs not rerun stay
+                         order=lambda r: (list(VARIANTS).index(r['name']), int(r['seed'])))
     failed = [f"{r['name']} seed {r['seed']}" for r in rows if str(r['returncode']) != '0']
     failed += [f"{b} (in use, skipped)" for b in busy]
     if failed: sys.exit(f"failed runs: {', '.join(failed)} (see {out}/NAME/seedS/stdout.txt)")
