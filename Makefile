@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup demo test readme lab browser e2e
+.PHONY: setup demo test readme lab docs browser e2e
 
 # The package is installed editable, so code changes need no reinstall; after changing dependencies: rm -r .venv
 # (no file prerequisite here: nbdev-export rewrites pyproject.toml's timestamp, which would reinstall every time).
@@ -33,6 +33,9 @@ readme: setup        ## README.md is generated from nbs/index.ipynb (Quarto is n
 
 lab: setup           ## open the notebooks in JupyterLab
 	$(BIN)/jupyter lab nbs
+
+docs: setup          ## the notebooks as a static site in _docs/site (offline, from their stored outputs): open _docs/site/index.html
+	$(BIN)/python scripts/docs.py
 
 browser:             ## Chromium + chromedriver for the JupyterLab e2e test (apt-get, only when missing)
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \

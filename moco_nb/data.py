@@ -120,13 +120,14 @@ def image_folder(root, transform=None):
     return datasets.ImageFolder(str(root), transform=transform, loader=rgb_loader)
 
 # %% ../nbs/00_data.ipynb #608f2c24
-def check_data_folder(root):
-    "A quick look at an ImageNet-layout folder before any process starts (the loaders check every image later)."
+def check_data_folder(root, splits=('train',)):
+    "A quick look at an ImageNet-layout folder before any process starts: each of `splits` holds class folders (the loaders check every image later)."
     root = Path(root)
     if not root.is_dir(): raise DataError(f"data folder not found: {root}")
-    train = root/'train'
-    if not train.is_dir(): raise DataError(f"no train/ folder in {root} (expected {root}/train/<class>/<image>)")
-    if not any(d.is_dir() for d in train.iterdir()): raise DataError(f"no class folders in {train} (expected {train}/<class>/<image>)")
+    for split in splits:
+        d = root/split
+        if not d.is_dir(): raise DataError(f"no {split}/ folder in {root} (expected {root}/{split}/<class>/<image>)")
+        if not any(c.is_dir() for c in d.iterdir()): raise DataError(f"no class folders in {d} (expected {d}/<class>/<image>)")
 
 # %% ../nbs/00_data.ipynb #907ddd3c
 IMAGENETTE_CLASSES = {'n01440764': 'tench', 'n02102040': 'English springer', 'n02979186': 'cassette player',

@@ -69,8 +69,6 @@ def get_parser():
     x.add_argument('--knn-every', type=int, default=0, metavar='N', help='kNN monitor on the held-out split every N epochs (0: off)')
     x.add_argument('--knn-k', type=int, default=200, metavar='K', help='kNN monitor: neighbours (default: 200)')
     x.add_argument('--knn-t', type=float, default=0.1, metavar='T', help='kNN monitor: temperature (default: 0.1)')
-    x.add_argument('--overwrite', action='store_true', help="start a new run in an --output-dir that holds another run's log and checkpoints, deleting them "
-                   "(without it such a folder is refused; --resume auto continues the run there instead)")
     x.add_argument('--save-every', type=int, default=1, metavar='N', help='checkpoint every N epochs (and the last one; default: 1)')
     x.add_argument('--max-minutes', type=float, default=None, metavar='X', help='stop cleanly after X minutes of training, with a checkpoint')
     x.add_argument('--amp', choices=['auto', 'bf16', 'fp16'], default=None, help='mixed precision (torch.autocast; fp16 on CUDA uses a GradScaler); '
