@@ -1,18 +1,24 @@
-"""The paper's ablations at small scale: `moco-pretrain` runs on the embedded CIFAR-10 subset, by default two seeds per variant.
+"""The paper's ablations at small scale: `moco-pretrain` runs on the embedded CIFAR-10 subset, by default three seeds per variant.
 
 Every variant changes one thing of a base run that stays healthy (its loss falls, its negatives spread out): a CIFAR-stem
 ResNet-10 of width 32 with a stride-2 stem, all 10,000 training images, batch 64 (156 steps an epoch), 12 epochs
 (1,872 steps), cosine lr 0.03, SplitBatchNorm in 2 groups of 32 with the key batch shuffled across them, m = 0.99,
 K = 1,024 (the keys of 16 steps, a tenth of an epoch, so an image rarely meets its own older key as a negative),
-tau = 0.1, crops of 20-100% of the image, --amp auto; the kNN monitor (k=200, all 2,000 test images) every 3 epochs.
+tau = 0.1, crops of 20-100% of the image, bf16 where native (--precision); the kNN monitor (k=200, all 2,000 test images) every 3 epochs.
 Groups of variants:
   paper:  shuffle BN off (--no-shuffle-bn); the momentum m in {0, 0.9, 0.999} (the base has 0.99).
   v2:     MoCo v2's changes one at a time, from the v1 recipe (linear head, tau 0.07, v1 augmentation, lr / 10 after
-          epochs 7 and 10): the MLP head with tau 0.2, aug+ (blur scaled to 32 px), both, and all of v2 (with cosine).
+          epochs 7 and 10): the MLP head with tau 0.2 (and with tau 0.07), aug+ (blur scaled to 32 px), both, and all of
+          v2 (with cosine).
+  drift:  tests of why m = 0.9 fails: a queue of 4 steps' keys (K = 256), the linearly scaled lr 0.0075 (the encoder
+          moves 4x slower per step), and the base at that lr.
 The 1,872 steps are long enough for the key encoder to move at m = 0.999: 0.999^1872 = 15% of its initial weights remain.
-Each run writes OUT/NAME/seedS/log.csv (loss, pretext Acc@1/5, similarities, kNN) and logit_hist.csv; checkpoints are
-deleted unless --keep-checkpoints. OUT/summary.csv gets a row per (variant, seed), keeping rows not rerun, and each run
-prints a JSON line. A run whose folder another run holds is skipped, its files untouched, and named at the end.
+Each run writes OUT/NAME/seedS/log.csv (loss, pretext Acc@1/5, similarities, kNN on the head's features) and
+logit_hist.csv, then is evaluated on its backbone's features (kNN k=200 and the L-BFGS linear probe of 11_demo, all 10,000
+training and 2,000 test images) into eval.json with its command; checkpoints are deleted after that unless
+--keep-checkpoints. A run whose eval.json holds the same command is skipped, so a grid left half-done continues where it
+stopped. After every run OUT/summary.csv gets its row (rows of runs not rerun stay) and OUT/variants.csv the mean, sd
+and n over the seeds of each variant. A run whose folder another run holds is skipped, its files untouched.
 The figures, with the paper's numbers beside them, are in nbs/13_ablations.ipynb.
 
 The views are made in the training process from the images held in memory (--device-aug, the CIFAR presets'
@@ -23,15 +29,17 @@ the classic pipeline, measured one after the other: kNN 44.6 and 44.7). The comm
 minutes each; the paper group has seeds 0 and 1, the v2 group seed 0 only, for lack of time.
 To go bigger, pass moco-pretrain flags after `--`; they override the defaults, e.g. `-- -a resnet18 --width 64 --stem-stride 1`.
 
-Usage: python scripts/ablations.py [--group paper v2] [--only NAME ...] [--seeds 0 1] [--epochs 12] [--parallel 1]
+Usage: python scripts/ablations.py [--group paper v2 drift] [--only NAME ...] [--seeds 0 1 2] [--epochs 12] [--parallel 1]
        [--workers 1] [--out results/ablations] [--max-minutes X] [--dry-run] [-- extra moco-pretrain flags]
 """
-import argparse, csv, json, os, subprocess, sys, time
+import argparse, csv, json, os, statistics, subprocess, sys, time
 from pathlib import Path
 from moco_nb.errors import UsageError
 from moco_nb.encoders import encoder_flags
 from moco_nb.launch import lock_folder
 from moco_nb.runlog import merge_summary
+from moco_nb.precision import native_bf16
+import torch
 
 V1 = ['--moco-t', '0.07', '--no-cos', '--schedule', '7', '10', '--augmentation', 'v1']
 GROUPS = {
@@ -39,13 +47,17 @@ GROUPS = {
               'm0': ['--moco-m', '0'], 'm0.9': ['--moco-m', '0.9'], 'm0.999': ['--moco-m', '0.999']},
     'v2': {'v1': V1,
            'v1+mlp': [*V1, '--mlp', '--moco-t', '0.2'],
+           'v1+mlp_t0.07': [*V1, '--mlp'],                                     # the head without v2's temperature
            'v1+aug+': [*V1, '--augmentation', 'aug+'],
            'v1+mlp+aug+': [*V1, '--mlp', '--moco-t', '0.2', '--augmentation', 'aug+'],
            'v2': [*V1, '--mlp', '--moco-t', '0.2', '--augmentation', 'aug+', '--cos']},
+    'drift': {'m0.9_K256': ['--moco-m', '0.9', '--moco-k', '256'],           # a queue of 4 steps' keys instead of 16
+              'm0.9_lr0.0075': ['--moco-m', '0.9', '--lr', '0.0075'],        # the linearly scaled official lr: 4x slower drift
+              'lr0.0075': ['--lr', '0.0075']},
 }
 VARIANTS = {name: flags for group in GROUPS.values() for name, flags in group.items()}   # later flags win in argparse
 BASE = ['--dataset', 'cifar10-subset', *encoder_flags(), '-b', '64',
-        '--bn-splits', '2', '--lr', '0.03', '--moco-k', '1024', '--min-crop-scale', '0.2', '--amp', 'auto', '--channels-last']
+        '--bn-splits', '2', '--lr', '0.03', '--moco-k', '1024', '--min-crop-scale', '0.2', '--channels-last']
 
 def command(name, seed, args, extra):
     "The moco-pretrain command line of variant `name` with `seed`."
@@ -53,6 +65,7 @@ def command(name, seed, args, extra):
            '--knn-every', str(args.knn_every), '--save-every', str(args.epochs), '-j', str(args.workers),
            '--output-dir', str(Path(args.out)/name/f'seed{seed}'), '--overwrite']     # a rerun replaces the old run
     if args.max_minutes is not None: cmd += ['--max-minutes', str(args.max_minutes)]
+    if args.precision == 'bf16': cmd += ['--amp', 'bf16']
     return cmd + extra
 
 def summarize(name, seed, out, minutes, returncode, extra=()):
@@ -61,15 +74,54 @@ def summarize(name, seed, out, minutes, returncode, extra=()):
     knn = [float(r['knn_top1']) for r in rows if r['knn_top1']]
     last = rows[-1] if rows else {}
     return dict(name=name, seed=seed, flags=' '.join((VARIANTS[name] or ['(base)']) + list(extra)), returncode=returncode, epochs=len(rows),
+                cpu=torch.backends.cpu.get_cpu_capability(),
                 knn_top1=knn[-1] if knn else None, best_knn_top1=max(knn) if knn else None,
                 acc1=float(last['acc1']) if last else None, loss=float(last['loss']) if last else None,
                 minutes=round(minutes, 2))
+
+def evaluate(folder, epochs, command):
+    "Backbone kNN and linear-probe top-1 of the run in `folder` (its last checkpoint), written with its `command` to folder/eval.json."
+    from moco_nb.checkpoint import load_query_encoder, newest_checkpoint
+    from moco_nb.data import get_dataset
+    from moco_nb.augment import dataset_eval_transform
+    from moco_nb.demo import features, linear_probe
+    from moco_nb.knn import knn_accuracy
+    tfm = dataset_eval_transform('cifar10-subset')
+    bank, queries = get_dataset('cifar10-subset', 'train', tfm), get_dataset('cifar10-subset', 'test', tfm)
+    encoder, config = load_query_encoder(newest_checkpoint(folder), layer='backbone')
+    (bx, by), (qx, qy) = features(encoder, bank), features(encoder, queries)
+    res = dict(epochs=config['epoch'], knn_backbone=round(knn_accuracy(bx, by, qx, qy, 10), 2),
+               linear_backbone=round(linear_probe(bx, by, qx, qy, 10), 2))
+    if res['epochs'] != epochs: raise RuntimeError(f"{folder}: the run ended at epoch {res['epochs']} of {epochs}")
+    (folder/'eval.json').write_text(json.dumps(dict(res, command=' '.join(command[1:]))))
+    return res
+
+def finished(folder, command):
+    "Whether the run in `folder` finished and was evaluated, with this very `command`."
+    f = folder/'eval.json'
+    return f.exists() and json.loads(f.read_text()).get('command') == ' '.join(command[1:])
+
+def mean_sd(xs):
+    xs = [float(x) for x in xs if x not in (None, '')]
+    if not xs: return dict(mean='', sd='', n=0)
+    return dict(mean=round(statistics.mean(xs), 2), sd=round(statistics.stdev(xs), 2) if len(xs) > 1 else '', n=len(xs))
+
+def variants_table(rows):
+    "One row per variant: mean, sd and n over its seeds of the backbone kNN, the linear probe and the monitor's kNN."
+    out = []
+    for name in dict.fromkeys(r['name'] for r in rows):
+        mine = [r for r in rows if r['name'] == name and str(r['returncode']) == '0']
+        row = dict(name=name, flags=mine[0]['flags'] if mine else '')
+        for col in ('knn_backbone', 'linear_backbone', 'knn_top1'):
+            row.update({f'{col}_{k}': v for k, v in mean_sd([r.get(col) for r in mine]).items()})
+        out.append(row)
+    return out
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--group', nargs='+', choices=list(GROUPS), default=list(GROUPS))
     p.add_argument('--only', nargs='+', choices=list(VARIANTS), help='these variants (default: those of --group)')
-    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     p.add_argument('--epochs', type=int, default=12)
     p.add_argument('--knn-every', type=int, default=3)
     p.add_argument('--parallel', type=int, default=1, help='runs at a time (on one GPU, several fit side by side)')
@@ -77,10 +129,13 @@ def main(argv=None):
     p.add_argument('--out', default='results/ablations')
     p.add_argument('--max-minutes', type=float, default=None, help='passed to each run (stops cleanly, with its logs)')
     p.add_argument('--keep-checkpoints', action='store_true')
+    p.add_argument('--precision', choices=['bf16', 'fp32'], default=None, help="of every run (default: bf16 where this CPU has it "
+                   "natively, else fp32: chosen once, not timed per run as --amp auto would, which a busy machine can flip)")
     p.add_argument('--dry-run', action='store_true', help='print the commands only')
     argv = sys.argv[1:] if argv is None else list(argv)
     extra = argv[argv.index('--') + 1:] if '--' in argv else []
     args = p.parse_args(argv[:argv.index('--')] if '--' in argv else argv)
+    args.precision = args.precision or ('bf16' if native_bf16(torch.device('cpu')) else 'fp32')
     names = args.only or [n for g in args.group for n in GROUPS[g]]
     cmds = {(n, s): command(n, s, args, extra) for n in names for s in args.seeds}
     if args.dry_run:
@@ -89,9 +144,12 @@ def main(argv=None):
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED='1')
     pending, running, rows, busy = list(cmds), {}, [], []
+    order = lambda r: (list(VARIANTS).index(r['name']), int(r['seed']))
     while pending or running:
         while pending and len(running) < args.parallel:
             key = pending.pop(0); folder = out/key[0]/f'seed{key[1]}'
+            if finished(folder, cmds[key]):                     # a grid left half-done continues where it stopped
+                print(f"done already: {key[0]} seed {key[1]}", file=sys.stderr, flush=True); continue
             try:                                          # another runner's run there: leave its stdout.txt alone
                 with lock_folder(folder): pass
             except UsageError as e:
@@ -104,14 +162,14 @@ def main(argv=None):
             if proc.poll() is None: continue
             log.close(); del running[key]
             folder = out/key[0]/f'seed{key[1]}'
+            row = summarize(*key, folder, (time.time() - t0) / 60, proc.returncode, extra)
+            if proc.returncode == 0: row.update(evaluate(folder, args.epochs, cmds[key]))
             if not args.keep_checkpoints:
                 for ck in folder.glob('checkpoint_*.pth.tar'): ck.unlink()
-            row = summarize(*key, folder, (time.time() - t0) / 60, proc.returncode, extra)
-            rows.append(row)
+            rows = merge_summary(out/'summary.csv', [row], keep=lambda r: r['name'] in VARIANTS, order=order)   # after every run
+            merge_summary(out/'variants.csv', variants_table(rows), key=('name',), keep=lambda r: False)
             print(json.dumps(row), flush=True)
-    if not rows: sys.exit(f"no run was made: {', '.join(busy)} in use by other runs")
-    rows = merge_summary(out/'summary.csv', rows, keep=lambda r: r['name'] in VARIANTS,      # the rows of runs not rerun stay
-                         order=lambda r: (list(VARIANTS).index(r['name']), int(r['seed'])))
+    if not rows and busy: sys.exit(f"no run was made: {', '.join(busy)} in use by other runs")
     failed = [f"{r['name']} seed {r['seed']}" for r in rows if str(r['returncode']) != '0']
     failed += [f"{b} (in use, skipped)" for b in busy]
     if failed: sys.exit(f"failed runs: {', '.join(failed)} (see {out}/NAME/seedS/stdout.txt)")
