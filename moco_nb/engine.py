@@ -52,7 +52,7 @@ class StopClock:
 # %% ../nbs/08b_engine.ipynb #efc7b939
 @dataclass
 class EpochStats:
-    "One epoch's statistics over all processes: `sums` of [loss x rows, top-1 hits, top-5 hits, positive and mean negative similarity], the similarity `hist`ograms, `rows`, steps done of `n_steps`, this process's `images` per second, and why it `stopped` early (or None)."
+    "One epoch's statistics over all processes: `sums` of [loss x rows, top-1 hits, top-5 hits, positive and mean negative similarity], the similarity `hist`ograms, `rows`, steps done of `n_steps`, the `images` (of all processes) and `seconds` of this part of the epoch, and why it `stopped` early (or None)."
     sums: torch.Tensor
     hist: torch.Tensor
     rows: int

@@ -99,7 +99,7 @@ def flag_rows(command, parser):
         default = '' if a.default in (None, '', False, argparse.SUPPRESS) else f'`{a.default}`'
         mark = 'yes' if key in official else ''
         help_ = (a.help or '').replace('|', '\\|').replace('\n', ' ')
-        if a.choices: help_ += f" (one of: {', '.join(map(str, a.choices))})"
+        if a.choices and not any(str(c) in help_ for c in a.choices): help_ += f" (one of: {', '.join(map(str, a.choices))})"
         rows.append(f'| {names} | {default} | {mark} | {help_} |')
     return rows
 
