@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['DEMO_DEFAULTS', 'get_parser', 'pretrain_argv', 'choose_precision', 'step_img_s', 'plan_epochs', 'backbone',
-           'features', 'linear_probe', 'run_demo', 'report', 'main']
+           'features', 'linear_probe', 'evaluate_features', 'run_demo', 'report', 'main']
 
 # %% ../nbs/11_demo.ipynb #423ae684
 import argparse, copy, json, sys, time
+from functools import partial
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -112,6 +113,15 @@ def linear_probe(train_x, train_y, test_x, test_y, num_classes, steps=100, wd=1e
     opt.step(closure)
     with torch.no_grad(): return (fc(test_x).argmax(1) == test_y).float().mean().item() * 100
 
+# %% ../nbs/11_demo.ipynb #71b09c0d
+def evaluate_features(encoder=None, bank_ds=None, query_ds=None, num_classes=10):
+    "(weighted kNN top-1, linear-probe top-1) of `encoder`'s features of `query_ds` against `bank_ds`, or of the raw pixels when `encoder` is None."
+    if encoder is None:
+        bx, qx = raw_pixel_features(bank_ds), raw_pixel_features(query_ds, mean=bank_ds)
+        by, qy = targets_of(bank_ds), targets_of(query_ds)
+    else: (bx, by), (qx, qy) = features(encoder, bank_ds), features(encoder, query_ds)
+    return knn_accuracy(bx, by, qx, qy, num_classes), linear_probe(bx, by, qx, qy, num_classes)
+
 # %% ../nbs/11_demo.ipynb #ad6563fe
 def run_demo(args):
     "Pretrain for `args.minutes` and measure; returns the summary dict (also written to `output_dir/summary.json`)."
@@ -120,14 +130,7 @@ def run_demo(args):
     tfm = dataset_eval_transform('cifar10-subset')
     bank_ds = balanced_subset(get_dataset('cifar10-subset', 'train', tfm), args.train_limit)
     query_ds = balanced_subset(get_dataset('cifar10-subset', 'test', tfm), args.val_limit)
-    n_cls = 10
-    def measure(encoder=None):
-        "(kNN, linear probe) top-1 of `encoder`'s features, or of the raw pixels when None."
-        if encoder is None:
-            bx, qx = raw_pixel_features(bank_ds), raw_pixel_features(query_ds, mean=bank_ds)
-            by, qy = targets_of(bank_ds), targets_of(query_ds)
-        else: (bx, by), (qx, qy) = features(encoder, bank_ds), features(encoder, query_ds)
-        return knn_accuracy(bx, by, qx, qy, n_cls), linear_probe(bx, by, qx, qy, n_cls)
+    measure = partial(evaluate_features, bank_ds=bank_ds, query_ds=query_ds)
 
     print(f"moco-demo: MoCo pretraining on the embedded CIFAR-10 subset ({len(bank_ds)} train / {len(query_ds)} test images), "
           f"{args.minutes:g} CPU minutes, then evaluation.", flush=True)

@@ -35,6 +35,10 @@ Usage: python scripts/ablations.py [--group paper v2 drift] [--only NAME ...] [-
 import argparse, csv, json, os, statistics, subprocess, sys, time
 from pathlib import Path
 from moco_nb.errors import UsageError
+from moco_nb.augment import dataset_eval_transform
+from moco_nb.checkpoint import load_query_encoder, newest_checkpoint
+from moco_nb.data import get_dataset
+from moco_nb.demo import evaluate_features
 from moco_nb.encoders import encoder_flags
 from moco_nb.launch import lock_folder
 from moco_nb.runlog import merge_summary
@@ -81,17 +85,11 @@ def summarize(name, seed, out, minutes, returncode, extra=()):
 
 def evaluate(folder, epochs, command):
     "Backbone kNN and linear-probe top-1 of the run in `folder` (its last checkpoint), written with its `command` to folder/eval.json."
-    from moco_nb.checkpoint import load_query_encoder, newest_checkpoint
-    from moco_nb.data import get_dataset
-    from moco_nb.augment import dataset_eval_transform
-    from moco_nb.demo import features, linear_probe
-    from moco_nb.knn import knn_accuracy
     tfm = dataset_eval_transform('cifar10-subset')
     bank, queries = get_dataset('cifar10-subset', 'train', tfm), get_dataset('cifar10-subset', 'test', tfm)
     encoder, config = load_query_encoder(newest_checkpoint(folder), layer='backbone')
-    (bx, by), (qx, qy) = features(encoder, bank), features(encoder, queries)
-    res = dict(epochs=config['epoch'], knn_backbone=round(knn_accuracy(bx, by, qx, qy, 10), 2),
-               linear_backbone=round(linear_probe(bx, by, qx, qy, 10), 2))
+    knn, linear = evaluate_features(encoder, bank, queries)
+    res = dict(epochs=config['epoch'], knn_backbone=round(knn, 2), linear_backbone=round(linear, 2))
     if res['epochs'] != epochs: raise RuntimeError(f"{folder}: the run ended at epoch {res['epochs']} of {epochs}")
     (folder/'eval.json').write_text(json.dumps(dict(res, command=' '.join(command[1:]))))
     return res
