@@ -6,9 +6,10 @@ with `--resume auto` until it finishes must end bit for bit where the uninterrup
 First one uninterrupted reference run. Then each trial starts the same command into a fresh folder, sends a random one of
 the three signals after a random delay (between 0.5 s and 80% of the reference run's duration; up to three faults), and
 resubmits the command with `--resume auto` until a submission exits 0. A trial whose first submission finished before its
-signal is drawn again, so that every trial counted had at least one fault. It then compares the trial's final checkpoint(s) with the reference's (every
-tensor of the model and the SGD state, `best_acc1` for lincls), its logs apart from the timing columns, and checks that no
-temporary file (`.*.tmp`) is left. One JSON line per trial, then a summary line; exit status 1 if any trial differs.
+signal is drawn again, so that every trial counted had at least one fault. It then compares the trial's final
+checkpoint(s) with the reference's (every tensor of the model and the SGD state, `best_acc1` for lincls), its logs
+apart from the timing columns, and checks that no temporary file (`.*.tmp`) is left. One JSON line per trial, then a
+summary line; exit status 1 if any trial differs. Results of the committed runs: results/faults/.
 """
 import argparse, csv, json, os, random, shutil, signal, subprocess, sys, tempfile, time
 from pathlib import Path
