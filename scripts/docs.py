@@ -130,6 +130,7 @@ plugins:
   - mkdocs-jupyter:
       execute: false
       include_source: false
+      ignore_h1_titles: true
       custom_mathjax_url: "{MATHJAX}"
 extra_css: [docs.css]
 markdown_extensions: [tables, toc]
