@@ -356,13 +356,13 @@ class BytesDataset(Dataset):
 
 # %% ../nbs/01a_device_aug.ipynb #2f9144dc
 class ArrayLoader:
-    "Full batches `(uint8 [B, C, H, W], labels, None)` of a `BytesDataset` of array images, in the order of `sampler` (it yields `(epoch, index)`), gathered from one copy of all the images on `device`."
-    def __init__(self, ds, sampler, batch_size, device='cpu'):
+    "Full batches `(uint8 [B, C, H, W], targets, None)` of a `BytesDataset` of array images, in the order of `sampler` (it yields `(epoch, index)`), gathered from one copy of all the images on `device`; `targets` default to the labels (the memory bank passes each image's index)."
+    def __init__(self, ds, sampler, batch_size, device='cpu', targets=None):
         if ds.arrays is None: raise TypeError(f"ArrayLoader needs images held in an array; {type(ds.base).__name__} has image files (use a DataLoader)")
         a = np.asarray(ds.arrays)[ds.index]
         a = a[:, None] if a.ndim == 3 else a.transpose(0, 3, 1, 2)        # greyscale NHW or NHWC to NCHW
         self.images = torch.from_numpy(np.ascontiguousarray(a)).to(device)
-        self.labels, self.sampler, self.batch_size = torch.tensor(ds.targets), sampler, batch_size
+        self.labels, self.sampler, self.batch_size = torch.tensor(ds.targets if targets is None else targets), sampler, batch_size
 
     def __len__(self): return len(self.sampler) // self.batch_size
 

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['PRESETS', 'ONE_PROCESS_BN_SPLITS', 'RUN_FILES', 'get_parser', 'parse_args', 'augmentation_of', 'build_datasets',
-           'build_model', 'build_loader', 'bn_leak_warning', 'check_args', 'build_training', 'resume', 'epoch_batches',
-           'knn_if_due', 'save', 'main_worker', 'main']
+           'n_train_images', 'build_model', 'build_loader', 'bn_leak_warning', 'check_args', 'build_training', 'resume',
+           'epoch_batches', 'knn_if_due', 'key_probe', 'save', 'main_worker', 'main']
 
 # %% ../nbs/09_pretrain.ipynb #0a9bce0e
 import argparse, itertools, math, sys, time
@@ -23,10 +23,12 @@ from .distributed import get_rank, is_dist
 from .encoders import RESNET_ARCHS, encoder_kwargs, resnet
 from .queue import check_queue_size
 from .moco import MoCo
+from .dictionaries import DICTIONARIES, EndToEnd, MemoryBank, WithIndex
 from .schedule import adjust_learning_rate
 from .seeding import EpochSampler, EpochSeeded, derive_seed, seed_run
 from .precision import device_name, resolve_amp
-from .engine import Start, StopClock, log_epoch, open_logs, train_one_epoch
+from .engine import AMP_DTYPES, Start, StopClock, log_epoch, open_logs, train_one_epoch
+from .metrics import KeyProbe
 from .knn import knn_monitor
 from .checkpoint import check_resumable, load_checkpoint, load_training_state, save_checkpoint, training_state
 from .launch import (add_launch_args, check_output_dir, exit_if_preempted, exit_if_stopped_early, given_flags, launch, procs_per_node,
@@ -73,6 +75,11 @@ def get_parser():
     x.add_argument('--max-minutes', type=float, default=None, metavar='X', help='stop cleanly after X minutes of training, with a checkpoint')
     x.add_argument('--amp', choices=['auto', 'bf16', 'fp16'], default=None, help='mixed precision (torch.autocast; fp16 on CUDA uses a GradScaler); '
                    'auto: bf16 where the device computes it natively and a measured step is faster, else fp32')
+    x.add_argument('--dictionary', choices=DICTIONARIES, default='moco', help="how the keys are kept (06a): MoCo's queue and momentum encoder, "
+                   "a memory bank of one entry per image (--moco-k negatives drawn from it), or end-to-end (the batch's keys, through the query encoder); "
+                   "the last two run in one process (default: moco)")
+    x.add_argument('--key-probe', type=int, default=0, metavar='P', help="encode P fixed training images with the key encoder after every step and "
+                   "write each epoch's key consistency c(a) to key_consistency.csv (08a; default: 0, off)")
     x.add_argument('--channels-last', action='store_true', help='channels-last memory format (faster convolutions on recent GPUs)')
     return p
 
@@ -105,11 +112,13 @@ def _transforms(args):
     return pretraining_views(augmentation_of(args), args.image_size, args.min_crop_scale, is_cifar(args.dataset))
 
 # %% ../nbs/09_pretrain.ipynb #4a3bc51f
+def _source(args):
+    "(data set name, root folder or None) of `args`."
+    return args.dataset or args.data, args.data if args.dataset == 'cifar10' else None   # full CIFAR-10 downloads into DIR
+
 def build_datasets(args):
     "(train set of image pairs (with --device-aug: of undecoded images), kNN bank or None, kNN queries or None, number of classes) for `args`."
-    name = args.dataset or args.data
-    root = args.data if args.dataset == 'cifar10' else None            # full CIFAR-10 downloads into DIR
-    aug, plain = _transforms(args)
+    (name, root), (aug, plain) = _source(args), _transforms(args)
     train = get_dataset(name, 'train', None if args.device_aug else TwoCropsTransform(aug), root=root)
     num_classes = len(train.classes)
     train = balanced_subset(train, args.train_limit)
@@ -123,9 +132,19 @@ def build_datasets(args):
     return train, bank, queries, num_classes
 
 # %% ../nbs/09_pretrain.ipynb #bd1788ec
+def n_train_images(args):
+    "How many images the run trains on: the memory bank's entries."
+    name, root = _source(args)
+    return len(balanced_subset(get_dataset(name, 'train', None, root=root), args.train_limit))
+
 def build_model(args):
-    "`MoCo` for `args`: the encoder `resnet(args.arch, cifar_stem, width, stem_stride, bn_splits)` and the MoCo hyper-parameters."
+    "`MoCo` for `args` (with --dictionary: `MemoryBank` or `EndToEnd`, 06a): the encoder `resnet(args.arch, cifar_stem, width, stem_stride, bn_splits)` and the MoCo hyper-parameters."
     encoder = partial(resnet, args.arch, bn_splits=args.bn_splits, **encoder_kwargs(args))
+    dictionary = getattr(args, 'dictionary', 'moco')
+    if dictionary == 'memory-bank':
+        return MemoryBank(encoder, n_train_images(args), dim=args.moco_dim, K=args.moco_k, T=args.moco_t, mlp=args.mlp)
+    if dictionary == 'end-to-end':
+        return EndToEnd(encoder, dim=args.moco_dim, T=args.moco_t, mlp=args.mlp, shuffle_bn=getattr(args, 'shuffle_bn', True))
     return MoCo(encoder, dim=args.moco_dim, K=args.moco_k, m=args.moco_m, T=args.moco_t, mlp=args.mlp, symmetric=args.symmetric,
                 shuffle_bn=getattr(args, 'shuffle_bn', True))
 
@@ -135,9 +154,10 @@ def build_loader(train_ds, args, device):
     sampler = EpochSampler(DistributedSampler(train_ds, num_replicas=args.world_size, rank=args.rank, shuffle=True, seed=args.seed or 0, drop_last=True))
     if len(sampler) < args.batch_size:
         raise UsageError(f"{len(train_ds)} training images are fewer than one batch ({args.batch_size} per process x {args.world_size})")
+    indexed = getattr(args, 'dictionary', 'moco') == 'memory-bank'   # batches carry the images' indices, not their labels
     if args.device_aug and train_ds.arrays is not None:        # images in memory: one indexing a batch, no worker processes
-        return ArrayLoader(train_ds, sampler, args.batch_size, device)
-    return DataLoader(EpochSeeded(train_ds, args.seed), batch_size=args.batch_size, sampler=sampler, num_workers=args.workers,
+        return ArrayLoader(train_ds, sampler, args.batch_size, device, targets=range(len(train_ds)) if indexed else None)
+    return DataLoader(EpochSeeded(WithIndex(train_ds) if indexed else train_ds, args.seed), batch_size=args.batch_size, sampler=sampler, num_workers=args.workers,
                       pin_memory=device.type == 'cuda', drop_last=True, persistent_workers=args.workers > 0,
                       collate_fn=BytesDataset.collate if args.device_aug else None)
 
@@ -152,7 +172,7 @@ def bn_leak_warning(per_process):
             f"nothing and batch statistics leak between query and key (the model can cheat the pretext task); use {fix}")
 
 # %% ../nbs/09_pretrain.ipynb #ef5d4d9a
-RUN_FILES = ('log.csv', 'logit_hist.csv', 'checkpoint_*.pth.tar')    # what a run writes into --output-dir
+RUN_FILES = ('log.csv', 'logit_hist.csv', 'key_consistency.csv', 'checkpoint_*.pth.tar')    # what a run writes into --output-dir
 
 def check_args(args):
     "Validate `args` before any process starts; raises `UsageError` or `DataError` with a one-line message."
@@ -181,8 +201,14 @@ def check_args(args):
         else: print(bn_leak_warning(per_process), file=sys.stderr, flush=True)
     if per_process % args.bn_splits:
         raise UsageError(f"--bn-splits {args.bn_splits} must divide the batch of each process ({per_process})")
-    try: check_queue_size(args.moco_k, per_process * world * (2 if args.symmetric else 1))
-    except ValueError as e: raise UsageError(str(e)) from None
+    if args.key_probe < 0 or args.key_probe % args.bn_splits:
+        raise UsageError(f"--key-probe must be 0 (off) or a multiple of --bn-splits {args.bn_splits}, got {args.key_probe}")
+    if args.dictionary != 'moco':
+        if world > 1: raise UsageError(f"--dictionary {args.dictionary} runs in one process (it is for comparisons at small scale); drop the distributed flags")
+        if args.symmetric: raise UsageError(f"--symmetric is MoCo's; it does not apply to --dictionary {args.dictionary}")
+    else:
+        try: check_queue_size(args.moco_k, per_process * world * (2 if args.symmetric else 1))
+        except ValueError as e: raise UsageError(str(e)) from None
     if args.resume: check_resumable(args.resume, args, build_model)
     return args
 
@@ -224,6 +250,14 @@ def knn_if_due(model, data, args, device, epoch, final):
     if bank is None or not ((epoch + 1) % args.knn_every == 0 or final): return None
     return knn_monitor(model.encoder_q, bank, queries, num_classes, args.knn_k, args.knn_t, device, max(args.batch_size, 64), args.workers)
 
+def key_probe(model, args, device):
+    "The `KeyProbe` of the first --key-probe training images (the kNN monitor's view of them) under the key encoder (the query encoder of the memory bank and end-to-end, which make their keys)."
+    name, root = _source(args)
+    plain = balanced_subset(get_dataset(name, 'train', _transforms(args)[1], root=root), args.train_limit)
+    images = torch.stack([plain[i][0] for i in range(args.key_probe)]).to(device)
+    if args.channels_last: images = images.contiguous(memory_format=torch.channels_last)
+    return KeyProbe(getattr(model, 'encoder_k', model.encoder_q), images, AMP_DTYPES.get(args.amp))
+
 def save(model, optimizer, scaler, args, epoch, stats):
     "Save the checkpoint of `epoch`: at its end, or where it stopped (`stats.stopped`: then with the steps done and their sums); returns its path."
     mid = dict(iteration=stats.steps, epoch_sums=stats.carry()) if stats.stopped else {}
@@ -240,7 +274,8 @@ def main_worker(local_rank, args):
     start = resume(args, model, optimizer, scaler)
     data = build_datasets(args)
     loader, views = build_loader(data[0], args, device), BatchAugment(_transforms(args)[0]) if args.device_aug else None
-    logs = open_logs(args.output_dir, bool(args.resume), start.epoch) if args.rank == 0 else None
+    probe = key_probe(model, args, device) if args.key_probe else None
+    logs = open_logs(args.output_dir, bool(args.resume), start.epoch, probe is not None) if args.rank == 0 else None
     clock = StopClock(args.max_minutes, device)
     summary = dict(checkpoint=None, csv=str(Path(args.output_dir)/'log.csv'), epoch=start.epoch, loss=None, acc1=None, acc5=None,
                    knn_top1=None, images_seen=0, train_seconds=0.0)
@@ -248,7 +283,7 @@ def main_worker(local_rank, args):
         t_epoch = time.time()
         lr = adjust_learning_rate(optimizer, epoch, args.lr, args.epochs, args.schedule, args.cos)
         batches = epoch_batches(loader, views, epoch, start.step, args, device)
-        stats = train_one_epoch(net, batches, optimizer, scaler, device, epoch, args, start.step, clock, start.before)
+        stats = train_one_epoch(net, batches, optimizer, scaler, device, epoch, args, start.step, clock, start.before, probe and probe.record)
         stopped = stats.stopped or (clock() if epoch + 1 < args.epochs else None)
         final = stopped == '--max-minutes' or epoch + 1 == args.epochs      # the run ends here (a stop signal only pauses it)
         t_knn = time.time()
@@ -257,7 +292,7 @@ def main_worker(local_rank, args):
         summary.update(epoch=epoch + (0 if stats.stopped else 1), loss=stats.loss, acc1=stats.acc1, acc5=stats.acc5,
                        images_seen=summary['images_seen'] + stats.images, knn_top1=summary['knn_top1'] if knn is None else round(knn, 4))
         if logs:
-            line = log_epoch(logs, epoch, lr, stats, knn, time.time() - t_start, stopped)
+            line = log_epoch(logs, epoch, lr, stats, knn, time.time() - t_start, stopped, probe and probe.end_epoch())
             if (epoch + 1) % args.save_every == 0 or final or stopped: summary['checkpoint'] = save(model, optimizer, scaler, args, epoch, stats)
             print(line, flush=True)
         summary['train_seconds'] += time.time() - t_epoch

@@ -12,6 +12,9 @@ Groups of variants:
           v2 (with cosine).
   drift:  tests of why m = 0.9 fails: a queue of 4 steps' keys (K = 256), the linearly scaled lr 0.0075 (the encoder
           moves 4x slower per step), and the base at that lr.
+  dictionaries: the paper's Figure 3 small (nbs/13a_dictionaries.ipynb): MoCo and the memory bank at K = 64 to 4,096,
+          end-to-end at K = B = 64 and 256 (--dictionary), and MoCo at m = 0, 0.9, 0.99 and 0.999 with the key
+          encoder's consistency measured on 64 probe images (--key-probe 64: key_consistency.csv).
 The 1,872 steps are long enough for the key encoder to move at m = 0.999: 0.999^1872 = 15% of its initial weights remain.
 Each run writes OUT/NAME/seedS/log.csv (loss, pretext Acc@1/5, similarities, kNN on the head's features) and
 logit_hist.csv, then is evaluated on its backbone's features (kNN k=200 and the L-BFGS linear probe of 11_demo, all 10,000
@@ -29,7 +32,7 @@ the classic pipeline, measured one after the other: kNN 44.6 and 44.7). The comm
 minutes each; the paper group has seeds 0 and 1, the v2 group seed 0 only, for lack of time.
 To go bigger, pass moco-pretrain flags after `--`; they override the defaults, e.g. `-- -a resnet18 --width 64 --stem-stride 1`.
 
-Usage: python scripts/ablations.py [--group paper v2 drift] [--only NAME ...] [--seeds 0 1 2] [--epochs 12] [--parallel 1]
+Usage: python scripts/ablations.py [--group paper v2 drift dictionaries] [--only NAME ...] [--seeds 0 1 2] [--epochs 12] [--parallel 1]
        [--workers 1] [--out results/ablations] [--max-minutes X] [--dry-run] [-- extra moco-pretrain flags]
 """
 import argparse, csv, json, os, statistics, subprocess, sys, time
@@ -42,7 +45,7 @@ from moco_nb.demo import evaluate_features
 from moco_nb.encoders import encoder_flags
 from moco_nb.launch import lock_folder
 from moco_nb.runlog import merge_summary
-from moco_nb.precision import native_bf16
+from moco_nb.precision import device_name, native_bf16
 import torch
 
 V1 = ['--moco-t', '0.07', '--no-cos', '--schedule', '7', '10', '--augmentation', 'v1']
@@ -58,6 +61,11 @@ GROUPS = {
     'drift': {'m0.9_K256': ['--moco-m', '0.9', '--moco-k', '256'],           # a queue of 4 steps' keys instead of 16
               'm0.9_lr0.0075': ['--moco-m', '0.9', '--lr', '0.0075'],        # the linearly scaled official lr: 4x slower drift
               'lr0.0075': ['--lr', '0.0075']},
+    'dictionaries': {**{f'moco_K{k}': ['--moco-k', str(k)] for k in (64, 256, 4096)},          # K = 1,024 is the base
+                     **{f'bank_K{k}': ['--dictionary', 'memory-bank', '--moco-k', str(k)] for k in (64, 256, 1024, 4096)},
+                     'e2e_K64': ['--dictionary', 'end-to-end'],                                  # K = the batch
+                     'e2e_K256': ['--dictionary', 'end-to-end', '-b', '256', '--lr', '0.12'],     # lr scaled with the batch
+                     **{f'probe_m{m}': ['--moco-m', m, '--key-probe', '64'] for m in ('0', '0.9', '0.99', '0.999')}},
 }
 VARIANTS = {name: flags for group in GROUPS.values() for name, flags in group.items()}   # later flags win in argparse
 BASE = ['--dataset', 'cifar10-subset', *encoder_flags(), '-b', '64',
@@ -72,16 +80,17 @@ def command(name, seed, args, extra):
     if args.precision == 'bf16': cmd += ['--amp', 'bf16']
     return cmd + extra
 
-def summarize(name, seed, out, minutes, returncode, extra=()):
-    "One summary row from a finished run's log.csv; `flags` are the variant's and the extra ones given after `--`."
+def summarize(name, seed, out, returncode, extra=()):
+    "The summary row of the run in folder `out`: from its log.csv and, once evaluated, its eval.json (which also names the CPU it ran on)."
     rows = list(csv.DictReader(open(out/'log.csv'))) if (out/'log.csv').exists() else []
     knn = [float(r['knn_top1']) for r in rows if r['knn_top1']]
     last = rows[-1] if rows else {}
+    done = json.loads((out/'eval.json').read_text()) if returncode == 0 and (out/'eval.json').exists() else {}
     return dict(name=name, seed=seed, flags=' '.join((VARIANTS[name] or ['(base)']) + list(extra)), returncode=returncode, epochs=len(rows),
-                cpu=torch.backends.cpu.get_cpu_capability(),
-                knn_top1=knn[-1] if knn else None, best_knn_top1=max(knn) if knn else None,
+                cpu=done.get('cpu', ''), knn_top1=knn[-1] if knn else None, best_knn_top1=max(knn) if knn else None,
                 acc1=float(last['acc1']) if last else None, loss=float(last['loss']) if last else None,
-                minutes=round(minutes, 2))
+                minutes=round(float(last['seconds']) / 60, 2) if last else None,      # the run's own time, from its log
+                **{k: done[k] for k in ('knn_backbone', 'linear_backbone') if k in done})
 
 def evaluate(folder, epochs, command):
     "Backbone kNN and linear-probe top-1 of the run in `folder` (its last checkpoint), written with its `command` to folder/eval.json."
@@ -91,7 +100,8 @@ def evaluate(folder, epochs, command):
     knn, linear = evaluate_features(encoder, bank, queries)
     res = dict(epochs=config['epoch'], knn_backbone=round(knn, 2), linear_backbone=round(linear, 2))
     if res['epochs'] != epochs: raise RuntimeError(f"{folder}: the run ended at epoch {res['epochs']} of {epochs}")
-    (folder/'eval.json').write_text(json.dumps(dict(res, command=' '.join(command[1:]))))
+    (folder/'eval.json').write_text(json.dumps(dict(res, cpu=torch.backends.cpu.get_cpu_capability(), cpu_name=device_name(torch.device('cpu')),
+                                                   command=' '.join(command[1:]))))
     return res
 
 def finished(folder, command):
@@ -143,29 +153,35 @@ def main(argv=None):
     env = dict(os.environ, PYTHONUNBUFFERED='1')
     pending, running, rows, busy = list(cmds), {}, [], []
     order = lambda r: (list(VARIANTS).index(r['name']), int(r['seed']))
+    def record(row):                                        # the summary and the per-variant table, after every run
+        nonlocal rows
+        rows = merge_summary(out/'summary.csv', [row], keep=lambda r: r['name'] in VARIANTS, order=order)
+        merge_summary(out/'variants.csv', variants_table(rows), key=('name',), keep=lambda r: False)
+    summarized = {(r['name'], r['seed']) for r in csv.DictReader(open(out/'summary.csv'))} if (out/'summary.csv').exists() else set()
     while pending or running:
         while pending and len(running) < args.parallel:
             key = pending.pop(0); folder = out/key[0]/f'seed{key[1]}'
             if finished(folder, cmds[key]):                     # a grid left half-done continues where it stopped
-                print(f"done already: {key[0]} seed {key[1]}", file=sys.stderr, flush=True); continue
+                print(f"done already: {key[0]} seed {key[1]}", file=sys.stderr, flush=True)
+                if (key[0], str(key[1])) not in summarized: record(summarize(*key, folder, 0, extra))   # its row, if lost
+                continue
             try:                                          # another runner's run there: leave its stdout.txt alone
                 with lock_folder(folder): pass
             except UsageError as e:
                 print(f"skipped {key[0]} seed {key[1]}: {e}", file=sys.stderr, flush=True); busy.append(f"{key[0]} seed {key[1]}"); continue
             log = open(folder/'stdout.txt', 'w')
-            running[key] = (subprocess.Popen(cmds[key], stdout=log, stderr=subprocess.STDOUT, env=env), time.time(), log)
+            running[key] = (subprocess.Popen(cmds[key], stdout=log, stderr=subprocess.STDOUT, env=env), log)
             print(f"started {key[0]} seed {key[1]}: {' '.join(cmds[key][1:])}", file=sys.stderr, flush=True)
         time.sleep(1)
-        for key, (proc, t0, log) in list(running.items()):
+        for key, (proc, log) in list(running.items()):
             if proc.poll() is None: continue
             log.close(); del running[key]
             folder = out/key[0]/f'seed{key[1]}'
-            row = summarize(*key, folder, (time.time() - t0) / 60, proc.returncode, extra)
-            if proc.returncode == 0: row.update(evaluate(folder, args.epochs, cmds[key]))
+            if proc.returncode == 0: evaluate(folder, args.epochs, cmds[key])
             if not args.keep_checkpoints:
                 for ck in folder.glob('checkpoint_*.pth.tar'): ck.unlink()
-            rows = merge_summary(out/'summary.csv', [row], keep=lambda r: r['name'] in VARIANTS, order=order)   # after every run
-            merge_summary(out/'variants.csv', variants_table(rows), key=('name',), keep=lambda r: False)
+            row = summarize(*key, folder, proc.returncode, extra)
+            record(row)
             print(json.dumps(row), flush=True)
     if not rows and busy: sys.exit(f"no run was made: {', '.join(busy)} in use by other runs")
     failed = [f"{r['name']} seed {r['seed']}" for r in rows if str(r['returncode']) != '0']
