@@ -140,7 +140,7 @@ def open_logs(out, resume=False, start_epoch=0, probe=False):
 def log_epoch(logs, epoch, lr, stats, knn, seconds, stopped=None, consistency=None):
     "Write `epoch`'s row of log.csv (`seconds`: since the run started), its two rows of logit_hist.csv and its `consistency` row (`KeyProbe.end_epoch`'s); returns the line to print (`stopped`: why the run stops here)."
     log, hist_log = logs[:2]
-    if consistency is not None: logs[2].log(epoch=epoch, **{a: round(c, 6) for a, c in zip(PROBE_FIELDS[1:], consistency)})
+    if consistency is not None: logs[2].log(epoch=epoch, **{a: round(c, 8) for a, c in zip(PROBE_FIELDS[1:], consistency)})
     for which in ('pos', 'neg'): hist_log.log(epoch=epoch, which=which, **{f: round(v, 6) for f, v in zip(HIST_FIELDS[2:], stats.hist_of(which))})
     log.log(epoch=epoch, loss=round(stats.loss, 4), acc1=round(stats.acc1, 2), acc5=round(stats.acc5, 2), pos_sim=round(stats.pos_sim, 4),
             neg_sim=round(stats.neg_sim, 4), lr=f'{lr:.6g}', img_per_s=round(stats.img_per_s, 1),

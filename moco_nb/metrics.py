@@ -49,17 +49,17 @@ def consistency(features, lags, now_from=0):
 
 # %% ../nbs/08a_metrics.ipynb #ef56f090
 class KeyProbe:
-    "The features of fixed `images` under `encoder` (the key encoder) after every step, and each epoch's consistency `c(a)` for `lags`; `dtype`: the run's autocast dtype or None."
+    "The features of fixed `images` under `encoder` (the key encoder) after every step, in fp32, and each epoch's consistency `c(a)` for `lags`."
     LAGS = tuple(2 ** i for i in range(10))
-    def __init__(self, encoder, images, dtype=None, lags=LAGS):
-        self.encoder, self.images, self.dtype, self.lags = encoder, images, dtype, tuple(lags)
+    def __init__(self, encoder, images, lags=LAGS):
+        self.encoder, self.images, self.lags = encoder, images, tuple(lags)
         self.features, self.epoch_start = [], 0
 
     @torch.no_grad()
     def record(self):
         "Encode the probe once more (after a step)."
-        with frozen_running_stats(self.encoder), torch.autocast(self.images.device.type, self.dtype, enabled=self.dtype is not None):
-            self.features.append(F.normalize(self.encoder(self.images).float(), dim=1).half())
+        with frozen_running_stats(self.encoder), torch.autocast(self.images.device.type, enabled=False):   # whatever the run's --amp
+            self.features.append(F.normalize(self.encoder(self.images).float(), dim=1))
 
     def end_epoch(self):
         "c(a) for each lag over the steps recorded since the last call, then forget the features no later epoch needs."

@@ -27,7 +27,7 @@ from .dictionaries import DICTIONARIES, EndToEnd, MemoryBank, WithIndex
 from .schedule import adjust_learning_rate
 from .seeding import EpochSampler, EpochSeeded, derive_seed, seed_run
 from .precision import device_name, resolve_amp
-from .engine import AMP_DTYPES, Start, StopClock, log_epoch, open_logs, train_one_epoch
+from .engine import Start, StopClock, log_epoch, open_logs, train_one_epoch
 from .metrics import KeyProbe
 from .knn import knn_monitor
 from .checkpoint import check_resumable, load_checkpoint, load_training_state, save_checkpoint, training_state
@@ -256,7 +256,7 @@ def key_probe(model, args, device):
     plain = balanced_subset(get_dataset(name, 'train', _transforms(args)[1], root=root), args.train_limit)
     images = torch.stack([plain[i][0] for i in range(args.key_probe)]).to(device)
     if args.channels_last: images = images.contiguous(memory_format=torch.channels_last)
-    return KeyProbe(getattr(model, 'encoder_k', model.encoder_q), images, AMP_DTYPES.get(args.amp))
+    return KeyProbe(getattr(model, 'encoder_k', model.encoder_q), images)
 
 def save(model, optimizer, scaler, args, epoch, stats):
     "Save the checkpoint of `epoch`: at its end, or where it stopped (`stats.stopped`: then with the steps done and their sums); returns its path."

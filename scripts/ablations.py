@@ -8,7 +8,7 @@ tau = 0.1, crops of 20-100% of the image, bf16 where native (--precision); the k
 Groups of variants:
   paper:  shuffle BN off (--no-shuffle-bn); the momentum m in {0, 0.9, 0.999} (the base has 0.99).
   v2:     MoCo v2's changes one at a time, from the v1 recipe (linear head, tau 0.07, v1 augmentation, lr / 10 after
-          epochs 7 and 10): the MLP head with tau 0.2 (and with tau 0.07), aug+ (blur scaled to 32 px), both, and all of
+          60% and 80% of the epochs, 7 and 10 of 12): the MLP head with tau 0.2 (and with tau 0.07), aug+ (blur scaled to 32 px), both, and all of
           v2 (with cosine).
   drift:  tests of why m = 0.9 fails: a queue of 4 steps' keys (K = 256), the linearly scaled lr 0.0075 (the encoder
           moves 4x slower per step), and the base at that lr.
@@ -19,36 +19,38 @@ The 1,872 steps are long enough for the key encoder to move at m = 0.999: 0.999^
 Each run writes OUT/NAME/seedS/log.csv (loss, pretext Acc@1/5, similarities, kNN on the head's features) and
 logit_hist.csv, then is evaluated on its backbone's features (kNN k=200 and the L-BFGS linear probe of 11_demo, all 10,000
 training and 2,000 test images) into eval.json with its command; checkpoints are deleted after that unless
---keep-checkpoints. A run whose eval.json holds the same command is skipped, so a grid left half-done continues where it
-stopped. After every run OUT/summary.csv gets its row (rows of runs not rerun stay) and OUT/variants.csv the mean, sd
+--keep-checkpoints. A run whose eval.json holds the same flags is skipped, and a run stopped midway continues from its
+last checkpoint (--resume auto; --eval-every makes them more frequent), so a grid left half-done, across sessions,
+continues where it stopped. After every run OUT/summary.csv gets its row (rows of runs not rerun stay) and OUT/variants.csv the mean, sd
 and n over the seeds of each variant. A run whose folder another run holds is skipped, its files untouched.
 The figures, with the paper's numbers beside them, are in nbs/13_ablations.ipynb.
 
 The views are made in the training process from the images held in memory (--device-aug, the CIFAR presets'
-default since the committed runs, which used the classic DataLoader with one PIL worker); `-- --no-device-aug` brings
-the classic pipeline back.
-Budget: on the 2-core Zen 5 CPU this was built on, the base run alone takes 2.7 minutes (164 s wall, bf16; 279 s with
-the classic pipeline, measured one after the other: kNN 44.6 and 44.7). The committed runs shared that machine with up to a dozen other jobs and took 10 to 30
-minutes each; the paper group has seeds 0 and 1, the v2 group seed 0 only, for lack of time.
+default); `-- --no-device-aug` brings the classic pipeline back. --eval-every N also scores the checkpoints after every
+N epochs (eval.json's 'at'), to see how a variant's backbone improves with the budget.
+Budget: on the 2-core Zen 5 CPU this was built on, the base run alone takes 2.7 minutes (164 s wall, bf16); a run
+sharing the machine with another takes about twice that.
 To go bigger, pass moco-pretrain flags after `--`; they override the defaults, e.g. `-- -a resnet18 --width 64 --stem-stride 1`.
 
 Usage: python scripts/ablations.py [--group paper v2 drift dictionaries] [--only NAME ...] [--seeds 0 1 2] [--epochs 12] [--parallel 1]
-       [--workers 1] [--out results/ablations] [--max-minutes X] [--dry-run] [-- extra moco-pretrain flags]
+       [--workers 1] [--out results/ablations] [--max-minutes X] [--eval-every N] [--precision bf16|fp32] [--dry-run]
+       [-- extra moco-pretrain flags]
 """
 import argparse, csv, json, os, statistics, subprocess, sys, time
 from pathlib import Path
 from moco_nb.errors import UsageError
 from moco_nb.augment import dataset_eval_transform
-from moco_nb.checkpoint import load_query_encoder, newest_checkpoint
+from moco_nb.checkpoint import load_query_encoder
 from moco_nb.data import get_dataset
 from moco_nb.demo import evaluate_features
 from moco_nb.encoders import encoder_flags
 from moco_nb.launch import lock_folder
 from moco_nb.runlog import merge_summary
-from moco_nb.precision import device_name, native_bf16
+from moco_nb.precision import native_bf16
 import torch
 
-V1 = ['--moco-t', '0.07', '--no-cos', '--schedule', '7', '10', '--augmentation', 'v1']
+V1 = ['--moco-t', '0.07', '--no-cos', '--schedule', '0.6E', '0.8E', '--augmentation', 'v1']   # lr / 10 at 60% and 80% of the epochs,
+                                                                                      # as the official 120 and 160 of 200
 GROUPS = {
     'paper': {'base': [], 'no_shuffle_bn': ['--no-shuffle-bn'],
               'm0': ['--moco-m', '0'], 'm0.9': ['--moco-m', '0.9'], 'm0.999': ['--moco-m', '0.999']},
@@ -71,11 +73,15 @@ VARIANTS = {name: flags for group in GROUPS.values() for name, flags in group.it
 BASE = ['--dataset', 'cifar10-subset', *encoder_flags(), '-b', '64',
         '--bn-splits', '2', '--lr', '0.03', '--moco-k', '1024', '--min-crop-scale', '0.2', '--channels-last']
 
+def flags_of(name, epochs):
+    "The flags of variant `name` in a run of `epochs` epochs: a fraction 'xE' of the epochs becomes round(x * epochs)."
+    return [str(round(float(f[:-1]) * epochs)) if f.endswith('E') else f for f in VARIANTS[name]]
+
 def command(name, seed, args, extra):
     "The moco-pretrain command line of variant `name` with `seed`."
-    cmd = [sys.executable, '-m', 'moco_nb.pretrain', *BASE, *VARIANTS[name], '--seed', str(seed), '--epochs', str(args.epochs),
-           '--knn-every', str(args.knn_every), '--save-every', str(args.epochs), '-j', str(args.workers),
-           '--output-dir', str(Path(args.out)/name/f'seed{seed}'), '--overwrite']     # a rerun replaces the old run
+    cmd = [sys.executable, '-m', 'moco_nb.pretrain', *BASE, *flags_of(name, args.epochs), '--seed', str(seed), '--epochs', str(args.epochs),
+           '--knn-every', str(args.knn_every), '--save-every', str(args.eval_every or args.epochs), '-j', str(args.workers),
+           '--output-dir', str(Path(args.out)/name/f'seed{seed}'), *CONTINUE]
     if args.max_minutes is not None: cmd += ['--max-minutes', str(args.max_minutes)]
     if args.precision == 'bf16': cmd += ['--amp', 'bf16']
     return cmd + extra
@@ -92,22 +98,39 @@ def summarize(name, seed, out, returncode, extra=()):
                 minutes=round(float(last['seconds']) / 60, 2) if last else None,      # the run's own time, from its log
                 **{k: done[k] for k in ('knn_backbone', 'linear_backbone') if k in done})
 
-def evaluate(folder, epochs, command):
-    "Backbone kNN and linear-probe top-1 of the run in `folder` (its last checkpoint), written with its `command` to folder/eval.json."
+def cpu_model():
+    "This machine's CPU as /proc/cpuinfo names it, with its family and model numbers (which tell Zen 4 from Zen 5), or ''."
+    try: info = dict(l.split(':', 1) for l in Path('/proc/cpuinfo').read_text().split('\n\n')[0].splitlines() if ':' in l)
+    except OSError: return ''
+    info = {k.strip(): v.strip() for k, v in info.items()}
+    return f"{info.get('model name', '?')} (family {info.get('cpu family', '?')}, model {info.get('model', '?')})"
+
+def evaluate(folder, epochs, command, every=None):
+    "Backbone kNN and linear-probe top-1 of the run in `folder` (its last checkpoint; with `every`, also the checkpoints after every `every` epochs, as 'at': {epoch: [kNN, linear]}), written with its `command` and the CPU to folder/eval.json."
     tfm = dataset_eval_transform('cifar10-subset')
     bank, queries = get_dataset('cifar10-subset', 'train', tfm), get_dataset('cifar10-subset', 'test', tfm)
-    encoder, config = load_query_encoder(newest_checkpoint(folder), layer='backbone')
-    knn, linear = evaluate_features(encoder, bank, queries)
-    res = dict(epochs=config['epoch'], knn_backbone=round(knn, 2), linear_backbone=round(linear, 2))
-    if res['epochs'] != epochs: raise RuntimeError(f"{folder}: the run ended at epoch {res['epochs']} of {epochs}")
-    (folder/'eval.json').write_text(json.dumps(dict(res, cpu=torch.backends.cpu.get_cpu_capability(), cpu_name=device_name(torch.device('cpu')),
+    at = {}
+    for e in sorted({*range(every, epochs + 1, every), epochs} if every else {epochs}):
+        encoder, config = load_query_encoder(folder/f'checkpoint_{e - 1:04d}.pth.tar', layer='backbone')
+        if config['epoch'] != e: raise RuntimeError(f"{folder}: checkpoint_{e - 1:04d} holds epoch {config['epoch']}, not {e}")
+        at[e] = [round(v, 2) for v in evaluate_features(encoder, bank, queries)]
+    res = dict(epochs=epochs, knn_backbone=at[epochs][0], linear_backbone=at[epochs][1], **({'at': at} if every else {}))
+    (folder/'eval.json').write_text(json.dumps(dict(res, cpu=torch.backends.cpu.get_cpu_capability(), cpu_name=cpu_model(),
                                                    command=' '.join(command[1:]))))
     return res
+
+CONTINUE, REPLACE = ['--resume', 'auto'], ['--overwrite']   # what a run does with its folder: continue a stopped run, or replace another run
+
+def run_flags(command):
+    "`command`'s flags as a string, without what it says to do with the folder's files (a run is the same run either way)."
+    flags = ' '.join(command[1:]) if isinstance(command, list) else command
+    for f in (CONTINUE, REPLACE): flags = flags.replace(' ' + ' '.join(f), '')
+    return flags
 
 def finished(folder, command):
     "Whether the run in `folder` finished and was evaluated, with this very `command`."
     f = folder/'eval.json'
-    return f.exists() and json.loads(f.read_text()).get('command') == ' '.join(command[1:])
+    return f.exists() and run_flags(json.loads(f.read_text()).get('command', '')) == run_flags(command)
 
 def mean_sd(xs):
     xs = [float(x) for x in xs if x not in (None, '')]
@@ -137,6 +160,8 @@ def main(argv=None):
     p.add_argument('--out', default='results/ablations')
     p.add_argument('--max-minutes', type=float, default=None, help='passed to each run (stops cleanly, with its logs)')
     p.add_argument('--keep-checkpoints', action='store_true')
+    p.add_argument('--eval-every', type=int, default=None, metavar='N', help='also evaluate the backbone after every N epochs '
+                   "(eval.json's 'at'; the runs save a checkpoint every N epochs)")
     p.add_argument('--precision', choices=['bf16', 'fp32'], default=None, help="of every run (default: bf16 where this CPU has it "
                    "natively, else fp32: chosen once, not timed per run as --amp auto would, which a busy machine can flip)")
     p.add_argument('--dry-run', action='store_true', help='print the commands only')
@@ -169,7 +194,9 @@ def main(argv=None):
                 with lock_folder(folder): pass
             except UsageError as e:
                 print(f"skipped {key[0]} seed {key[1]}: {e}", file=sys.stderr, flush=True); busy.append(f"{key[0]} seed {key[1]}"); continue
-            log = open(folder/'stdout.txt', 'w')
+            if (folder/'eval.json').exists():                    # another run finished there (other flags): replace it
+                cmds[key] = [REPLACE[0] if a == CONTINUE[0] else a for a in cmds[key] if a != CONTINUE[1]]
+            log = open(folder/'stdout.txt', 'a')
             running[key] = (subprocess.Popen(cmds[key], stdout=log, stderr=subprocess.STDOUT, env=env), log)
             print(f"started {key[0]} seed {key[1]}: {' '.join(cmds[key][1:])}", file=sys.stderr, flush=True)
         time.sleep(1)
@@ -177,7 +204,7 @@ def main(argv=None):
             if proc.poll() is None: continue
             log.close(); del running[key]
             folder = out/key[0]/f'seed{key[1]}'
-            if proc.returncode == 0: evaluate(folder, args.epochs, cmds[key])
+            if proc.returncode == 0: evaluate(folder, args.epochs, cmds[key], args.eval_every)
             if not args.keep_checkpoints:
                 for ck in folder.glob('checkpoint_*.pth.tar'): ck.unlink()
             row = summarize(*key, folder, proc.returncode, extra)

@@ -115,8 +115,23 @@ def cli_page():
                 '| flag | default | official | what it does |', '|---|---|---|---|', *flag_rows(command, parser), '']
     return '\n'.join(out)
 
+def tracks():
+    "{notebook file: 'Core track' or 'Appendix'}, from the two tables of nbs/index.ipynb (their first column names the notebooks)."
+    section, out = None, {}
+    for line in ''.join(''.join(c['source']) for c in json.loads((NBS/'index.ipynb').read_text())['cells']).splitlines():
+        if line.startswith('| core track |'): section = 'Core track'
+        elif line.startswith('| appendix |'): section = 'Appendix'
+        elif section and (m := re.match(r'\| `(\w+)` \|', line)): out[f'{m[1]}.ipynb'] = section
+        elif not line.startswith('|'): section = None
+    return out
+
 def mkdocs_yml(pages):
-    nav = '\n'.join(f'  - "{title}": {name}' for title, name in pages)
+    "The site's configuration; `pages` are (title, file) in teaching order, the notebooks grouped as index.ipynb's tables group them."
+    track = tracks()
+    missing = [name for _, name in pages if name != 'index.ipynb' and name not in track]
+    if missing: sys.exit(f"docs: {', '.join(missing)} in neither table of nbs/index.ipynb (core track, appendix): add it there")
+    nav = '\n'.join(['  - "Home": index.ipynb'] + [f'  - "{section}":\n' + '\n'.join(f'    - "{t}": {n}' for t, n in pages if track.get(n) == section)
+                                                  for section in ('Core track', 'Appendix')])
     return f"""site_name: moco_nb
 site_description: MoCo v1 and v2 as literate nbdev notebooks
 use_directory_urls: false
@@ -154,7 +169,7 @@ def main():
     shutil.copytree(Path(jupyter_server_mathjax.__file__).parent/'static', SRC/'mathjax')
     (SRC/'cli.md').write_text(cli_page())
     (SRC/'docs.css').write_text(CSS)
-    (BUILD/'mkdocs.yml').write_text(mkdocs_yml(pages).replace('nav:', f'docs_dir: src\nsite_dir: site\nnav:', 1))
+    (BUILD/'mkdocs.yml').write_text(mkdocs_yml(pages).replace('nav:', 'docs_dir: src\nsite_dir: site\nnav:', 1))
     r = subprocess.run([sys.executable, '-m', 'mkdocs', 'build', '-q', '-f', str(BUILD/'mkdocs.yml')], env=dict(os.environ, NO_MKDOCS_2_WARNING='1'))
     if r.returncode: sys.exit(r.returncode)
     print(f"docs: {len(pages)} notebook pages and the command-line reference in {SITE.relative_to(ROOT)}/ (open index.html)")
