@@ -73,15 +73,17 @@ VARIANTS = {name: flags for group in GROUPS.values() for name, flags in group.it
 BASE = ['--dataset', 'cifar10-subset', *encoder_flags(), '-b', '64',
         '--bn-splits', '2', '--lr', '0.03', '--moco-k', '1024', '--min-crop-scale', '0.2', '--channels-last']
 
+CONTINUE, REPLACE = ['--resume', 'auto'], ['--overwrite']   # what a run does with its folder: continue a stopped run, or replace another run
+
 def flags_of(name, epochs):
     "The flags of variant `name` in a run of `epochs` epochs: a fraction 'xE' of the epochs becomes round(x * epochs)."
     return [str(round(float(f[:-1]) * epochs)) if f.endswith('E') else f for f in VARIANTS[name]]
 
-def command(name, seed, args, extra):
-    "The moco-pretrain command line of variant `name` with `seed`."
+def command(name, seed, args, extra, replace=False):
+    "The moco-pretrain command line of variant `name` with `seed`: it continues a run stopped in its folder, or with `replace`, replaces the run there."
     cmd = [sys.executable, '-m', 'moco_nb.pretrain', *BASE, *flags_of(name, args.epochs), '--seed', str(seed), '--epochs', str(args.epochs),
            '--knn-every', str(args.knn_every), '--save-every', str(args.eval_every or args.epochs), '-j', str(args.workers),
-           '--output-dir', str(Path(args.out)/name/f'seed{seed}'), *CONTINUE]
+           '--output-dir', str(Path(args.out)/name/f'seed{seed}'), *(REPLACE if replace else CONTINUE)]
     if args.max_minutes is not None: cmd += ['--max-minutes', str(args.max_minutes)]
     if args.precision == 'bf16': cmd += ['--amp', 'bf16']
     return cmd + extra
@@ -118,8 +120,6 @@ def evaluate(folder, epochs, command, every=None):
     (folder/'eval.json').write_text(json.dumps(dict(res, cpu=torch.backends.cpu.get_cpu_capability(), cpu_name=cpu_model(),
                                                    command=' '.join(command[1:]))))
     return res
-
-CONTINUE, REPLACE = ['--resume', 'auto'], ['--overwrite']   # what a run does with its folder: continue a stopped run, or replace another run
 
 def run_flags(command):
     "`command`'s flags as a string, without what it says to do with the folder's files (a run is the same run either way)."
@@ -195,7 +195,7 @@ def main(argv=None):
             except UsageError as e:
                 print(f"skipped {key[0]} seed {key[1]}: {e}", file=sys.stderr, flush=True); busy.append(f"{key[0]} seed {key[1]}"); continue
             if (folder/'eval.json').exists():                    # another run finished there (other flags): replace it
-                cmds[key] = [REPLACE[0] if a == CONTINUE[0] else a for a in cmds[key] if a != CONTINUE[1]]
+                cmds[key] = command(*key, args, extra, replace=True)
             log = open(folder/'stdout.txt', 'a')
             running[key] = (subprocess.Popen(cmds[key], stdout=log, stderr=subprocess.STDOUT, env=env), log)
             print(f"started {key[0]} seed {key[1]}: {' '.join(cmds[key][1:])}", file=sys.stderr, flush=True)
