@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['PRESETS', 'ONE_PROCESS_BN_SPLITS', 'RUN_FILES', 'get_parser', 'parse_args', 'augmentation_of', 'build_datasets',
-           'n_train_images', 'build_model', 'build_loader', 'bn_leak_warning', 'check_args', 'build_training', 'resume',
+           'train_split', 'build_model', 'build_loader', 'bn_leak_warning', 'check_args', 'build_training', 'resume',
            'epoch_batches', 'knn_if_due', 'key_probe', 'save', 'main_worker', 'main']
 
 # %% ../nbs/09_pretrain.ipynb #0a9bce0e
@@ -132,17 +132,17 @@ def build_datasets(args):
     return train, bank, queries, num_classes
 
 # %% ../nbs/09_pretrain.ipynb #bd1788ec
-def n_train_images(args):
-    "How many images the run trains on: the memory bank's entries."
+def train_split(args, transform=None):
+    "The training images of `args` (--train-limit applied) under `transform`: the memory bank's entries, the key probe's images."
     name, root = _source(args)
-    return len(balanced_subset(get_dataset(name, 'train', None, root=root), args.train_limit))
+    return balanced_subset(get_dataset(name, 'train', transform, root=root), args.train_limit)
 
 def build_model(args):
     "`MoCo` for `args` (with --dictionary: `MemoryBank` or `EndToEnd`, 06a): the encoder `resnet(args.arch, cifar_stem, width, stem_stride, bn_splits)` and the MoCo hyper-parameters."
     encoder = partial(resnet, args.arch, bn_splits=args.bn_splits, **encoder_kwargs(args))
     dictionary = getattr(args, 'dictionary', 'moco')
     if dictionary == 'memory-bank':
-        return MemoryBank(encoder, n_train_images(args), dim=args.moco_dim, K=args.moco_k, T=args.moco_t, mlp=args.mlp)
+        return MemoryBank(encoder, len(train_split(args)), dim=args.moco_dim, K=args.moco_k, T=args.moco_t, mlp=args.mlp)
     if dictionary == 'end-to-end':
         return EndToEnd(encoder, dim=args.moco_dim, T=args.moco_t, mlp=args.mlp, shuffle_bn=getattr(args, 'shuffle_bn', True))
     return MoCo(encoder, dim=args.moco_dim, K=args.moco_k, m=args.moco_m, T=args.moco_t, mlp=args.mlp, symmetric=args.symmetric,
@@ -252,8 +252,7 @@ def knn_if_due(model, data, args, device, epoch, final):
 
 def key_probe(model, args, device):
     "The `KeyProbe` of the first --key-probe training images (the kNN monitor's view of them) under the key encoder (the query encoder of the memory bank and end-to-end, which make their keys)."
-    name, root = _source(args)
-    plain = balanced_subset(get_dataset(name, 'train', _transforms(args)[1], root=root), args.train_limit)
+    plain = train_split(args, _transforms(args)[1])
     images = torch.stack([plain[i][0] for i in range(args.key_probe)]).to(device)
     if args.channels_last: images = images.contiguous(memory_format=torch.channels_last)
     return KeyProbe(getattr(model, 'encoder_k', model.encoder_q), images)
